@@ -1,0 +1,79 @@
+// Virtual time for devices. Devices never read the host clock directly: they ask Clock, and they
+// schedule future events on the TimerQueue, which the vCPU loop runs between guest runs. That
+// keeps all device state on one thread and lets cross-check drive time deterministically.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+namespace janus {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual uint64_t now_ns() const = 0;  // nanoseconds since the machine was created
+};
+
+class HostClock final : public Clock {
+ public:
+  HostClock() : start_(std::chrono::steady_clock::now()) {}
+  uint64_t now_ns() const override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// A clock that only moves when told to (unit tests, deterministic runs).
+class ManualClock final : public Clock {
+ public:
+  uint64_t now_ns() const override { return now_; }
+  void advance(uint64_t ns) { now_ += ns; }
+  void set(uint64_t ns) { now_ = ns; }
+
+ private:
+  uint64_t now_ = 0;
+};
+
+constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+class TimerQueue {
+ public:
+  using Callback = std::function<void(uint64_t now_ns)>;
+  using TimerId = size_t;
+
+  TimerId add(Callback cb) {
+    timers_.push_back({std::move(cb), kNever});
+    return timers_.size() - 1;
+  }
+  void arm(TimerId id, uint64_t deadline_ns) { timers_[id].deadline = deadline_ns; }
+  void cancel(TimerId id) { timers_[id].deadline = kNever; }
+  bool armed(TimerId id) const { return timers_[id].deadline != kNever; }
+  uint64_t deadline(TimerId id) const { return timers_[id].deadline; }
+
+  uint64_t next_deadline() const {
+    uint64_t d = kNever;
+    for (const auto& t : timers_) d = std::min(d, t.deadline);
+    return d;
+  }
+  // Fires every timer whose deadline has passed (once; a callback may re-arm its timer).
+  void run_expired(uint64_t now_ns) {
+    for (auto& t : timers_)
+      if (t.deadline <= now_ns) {
+        t.deadline = kNever;
+        t.callback(now_ns);
+      }
+  }
+
+ private:
+  struct Timer {
+    Callback callback;
+    uint64_t deadline;
+  };
+  std::vector<Timer> timers_;
+};
+
+}  // namespace janus
