@@ -85,6 +85,8 @@ class Accelerator {
   virtual std::unique_ptr<Vcpu> create_vcpu(unsigned index, VcpuContext context) = 0;
   // The CPUID table guests of this backend see (the template, possibly intersected).
   virtual const CpuidTable& cpuid() const = 0;
+  // The guest TSC frequency (Hz), so the LAPIC's TSC-deadline timer agrees with RDTSC.
+  virtual uint64_t tsc_hz() const { return 0; }
 };
 
 }  // namespace janus

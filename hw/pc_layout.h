@@ -29,6 +29,7 @@ constexpr uint64_t kPdBase = 0xb000;                 // four page directories of
 constexpr uint64_t kCmdline = 0x20000;               // kernel command line, up to kCmdlineMax bytes
 constexpr uint64_t kCmdlineMax = 0x10000;
 constexpr uint64_t kMultibootInfo = 0x30000;         // Multiboot info block, memory map, module list, strings
+constexpr uint64_t kMultibootInfoEnd = 0x40000;      // end of that area: kernels may not load over it
 
 // --- MMIO ---
 constexpr uint64_t kIoApicBase = 0xfec00000;
