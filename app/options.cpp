@@ -77,6 +77,7 @@ uint64_t parse_memory_size(const std::string& input) {
   if (text.rfind("size=", 0) == 0) text = text.substr(5);
   if (text.empty()) fail("-m: empty size");
   uint64_t shift = 20;  // a bare number is MiB, as in QEMU
+  if (!std::isdigit(static_cast<unsigned char>(text.front()))) fail("-m: '" + input + "' is not a size");
   char suffix = char(std::toupper(static_cast<unsigned char>(text.back())));
   if (std::isalpha(static_cast<unsigned char>(suffix))) {
     switch (suffix) {

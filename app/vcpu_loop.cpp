@@ -22,9 +22,13 @@ bool take_stop(PcMachine& machine, LoopResult& result) {
 
 LoopResult run_vcpu_loop(PcMachine& machine, Vcpu& vcpu) {
   machine.set_kick([&vcpu] { vcpu.request_exit(); });
+  machine.timers().set_earlier_deadline_listener([&vcpu] { vcpu.request_exit(); });
   struct Unkick {
     PcMachine& m;
-    ~Unkick() { m.set_kick(nullptr); }
+    ~Unkick() {
+      m.set_kick(nullptr);
+      m.timers().set_earlier_deadline_listener(nullptr);
+    }
   } unkick{machine};
 
   InterruptSource& interrupts = machine.interrupts();
@@ -33,7 +37,10 @@ LoopResult run_vcpu_loop(PcMachine& machine, Vcpu& vcpu) {
     machine.service(machine.clock().now_ns());
     if (take_stop(machine, result)) return result;
 
-    VcpuExit exit = vcpu.run(machine.timers().next_deadline());
+    uint64_t deadline = machine.timers().next_deadline();
+    machine.timers().set_run_bound(deadline);
+    VcpuExit exit = vcpu.run(deadline);
+    machine.timers().set_run_bound(0);  // between runs, arming needs no kick
     switch (exit.reason) {
       case VcpuExit::Reason::kKicked:
       case VcpuExit::Reason::kSingleStep:

@@ -65,12 +65,12 @@ struct DescriptorTable {
 struct FxState {
   uint16_t fcw = 0x037f;
   uint16_t fsw = 0;
-  uint8_t ftw = 0;  // abridged tag word: bit i set = ST register i (physical) is valid
+  uint8_t ftw = 0;  // abridged tag word: bit i set = physical register R<i> is valid
   uint16_t fop = 0;
   uint64_t fip = 0;  // last instruction pointer (64-bit format)
   uint64_t fdp = 0;  // last data pointer
   uint32_t mxcsr = 0x1f80;
-  std::array<std::array<uint8_t, 16>, 8> st{};    // 80-bit values in 16-byte slots, physical order R0..R7
+  std::array<std::array<uint8_t, 16>, 8> st{};    // 80-bit values in 16-byte slots, stack order ST0..ST7 (as FXSAVE)
   std::array<std::array<uint8_t, 16>, 16> xmm{};  // XMM0..XMM15
   bool operator==(const FxState&) const = default;
 };

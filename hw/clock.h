@@ -49,7 +49,18 @@ class TimerQueue {
     timers_.push_back({std::move(cb), kNever});
     return timers_.size() - 1;
   }
-  void arm(TimerId id, uint64_t deadline_ns) { timers_[id].deadline = deadline_ns; }
+  void arm(TimerId id, uint64_t deadline_ns) {
+    timers_[id].deadline = deadline_ns;
+    // A device armed a timer while the vCPU runs with a later deadline (e.g. the guest wrote
+    // the LAPIC initial count and now polls): the run must end early to fire it in time.
+    if (deadline_ns < run_bound_) {
+      run_bound_ = deadline_ns;
+      if (on_earlier_deadline_) on_earlier_deadline_();
+    }
+  }
+  // The deadline the running vCPU was given, and who to tell when a timer needs an earlier one.
+  void set_run_bound(uint64_t deadline_ns) { run_bound_ = deadline_ns; }
+  void set_earlier_deadline_listener(std::function<void()> listener) { on_earlier_deadline_ = std::move(listener); }
   void cancel(TimerId id) { timers_[id].deadline = kNever; }
   bool armed(TimerId id) const { return timers_[id].deadline != kNever; }
   uint64_t deadline(TimerId id) const { return timers_[id].deadline; }
@@ -74,6 +85,8 @@ class TimerQueue {
     uint64_t deadline;
   };
   std::vector<Timer> timers_;
+  uint64_t run_bound_ = kNever;
+  std::function<void()> on_earlier_deadline_;
 };
 
 }  // namespace janus

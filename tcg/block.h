@@ -1,0 +1,51 @@
+// A translated block: IR for a straight run of guest instructions, with the key it was
+// translated under and its links to the blocks it jumps to (chaining).
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "tcg/ir.h"
+
+namespace janus::tcg {
+
+struct BlockKey {
+  uint64_t phys_pc = 0;   // physical address of the first byte
+  uint64_t rip = 0;       // the IR embeds RIP values, so the virtual PC is part of the key
+  uint64_t cs_base = 0;
+  uint32_t mode = 0;      // BlockMode::key() plus the single-instruction bit
+  bool operator==(const BlockKey&) const = default;
+};
+
+struct BlockKeyHash {
+  size_t operator()(const BlockKey& k) const {
+    uint64_t h = k.phys_pc * 0x9e3779b97f4a7c15ull ^ (k.rip + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+    h ^= (k.cs_base + k.mode) * 0x94d049bb133111ebull;
+    return size_t(h ^ (h >> 31));
+  }
+};
+
+struct Block {
+  BlockKey key;
+  uint64_t linear_pc = 0;            // CS.base + RIP when translated
+  unsigned length = 0;               // bytes of guest code, from key.phys_pc (may run into pages[1])
+  std::array<uint64_t, 2> pages{};   // physical pages the code lies on (pages[1] = pages[0] if one)
+  IrBlock ir;
+  bool valid = true;
+  std::array<Block*, 2> chain{};     // successor for kJmp / kBranch slot 0, kBranch slot 1
+  std::vector<Block*> chained_from;  // blocks whose chain[] points here (to unlink)
+};
+
+}  // namespace janus::tcg
+
+namespace janus::tcg {
+// True if the physical range [addr, addr+size) overlaps the block's code bytes.
+inline bool block_overlaps(const Block& b, uint64_t addr, unsigned size) {
+  uint64_t off = b.key.phys_pc & 0xfff;
+  uint64_t first_len = std::min<uint64_t>(b.length, 4096 - off);
+  if (addr < b.key.phys_pc + first_len && b.key.phys_pc < addr + size) return true;
+  uint64_t second_len = b.length - first_len;
+  return second_len && addr < b.pages[1] + second_len && b.pages[1] < addr + size;
+}
+}  // namespace janus::tcg

@@ -1,0 +1,86 @@
+#include "tcg/block_cache.h"
+
+#include <algorithm>
+
+namespace janus::tcg {
+
+Block* BlockCache::find(const BlockKey& key, uint64_t linear_pc) {
+  auto it = blocks_.find(key);
+  if (it == blocks_.end()) return nullptr;
+  Block* b = it->second.get();
+  b->linear_pc = linear_pc;
+  jump_cache_[jump_index(linear_pc)] = b;
+  return b;
+}
+
+Block* BlockCache::insert(std::unique_ptr<Block> block) {
+  Block* b = block.get();
+  if (auto it = blocks_.find(b->key); it != blocks_.end()) invalidate(it->second.get());
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1 && b->pages[1] == b->pages[0]) break;
+    auto& list = pages_[b->pages[i]];
+    if (list.empty()) mmu_.protect_code_page(b->pages[i]);  // writes to it now take the slow path
+    list.push_back(b);
+  }
+  blocks_[b->key] = std::move(block);
+  jump_cache_[jump_index(b->linear_pc)] = b;
+  return b;
+}
+
+void BlockCache::chain(Block* from, unsigned slot, Block* to) {
+  // Only chain where no TLB change can make the link wrong: same virtual page, same mode.
+  if (!from->valid || !to->valid || from->chain[slot]) return;
+  if ((from->linear_pc ^ to->linear_pc) >> 12 || from->key.mode != to->key.mode || from->key.cs_base != to->key.cs_base)
+    return;
+  from->chain[slot] = to;
+  to->chained_from.push_back(from);
+}
+
+void BlockCache::invalidate(Block* b) {
+  if (!b->valid) return;
+  b->valid = false;
+  ++invalidations_;
+  for (Block* from : b->chained_from)
+    for (auto& c : from->chain)
+      if (c == b) c = nullptr;
+  for (Block* to : b->chain)
+    if (to) std::erase(to->chained_from, b);
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1 && b->pages[1] == b->pages[0]) break;
+    auto it = pages_.find(b->pages[i]);
+    if (it == pages_.end()) continue;
+    std::erase(it->second, b);
+    if (it->second.empty()) pages_.erase(it);
+  }
+  auto& slot = jump_cache_[jump_index(b->linear_pc)];
+  if (slot == b) slot = nullptr;
+  if (b == running_) stop_ = true;  // finish the storing instruction, then re-translate
+  auto node = blocks_.extract(b->key);
+  if (!node.empty() && node.mapped().get() == b) graveyard_.push_back(std::move(node.mapped()));
+}
+
+void BlockCache::code_written(uint64_t phys_addr, unsigned size) {
+  auto it = pages_.find(phys_addr & ~0xfffull);
+  if (it == pages_.end()) return;
+  // Invalidate the blocks whose bytes overlap the store (copy: invalidate() edits the list).
+  std::vector<Block*> hit;
+  for (Block* b : it->second)
+    if (block_overlaps(*b, phys_addr, size)) hit.push_back(b);
+  for (Block* b : hit) invalidate(b);
+}
+
+void BlockCache::invalidate_all() {
+  std::vector<Block*> all;
+  for (auto& [k, b] : blocks_) all.push_back(b.get());
+  for (Block* b : all) invalidate(b);
+  flush_jump_cache();
+}
+
+bool BlockCache::collect_garbage() {
+  if (graveyard_.empty()) return false;
+  flush_jump_cache();
+  graveyard_.clear();
+  return true;
+}
+
+}  // namespace janus::tcg

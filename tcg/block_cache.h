@@ -1,0 +1,59 @@
+// Translated blocks by (physical PC, RIP, CS base, mode), a per-vCPU jump cache (linear PC ->
+// block) in front of the hash table, and the physical pages that hold translated code so that
+// guest stores into code invalidate exactly the blocks whose bytes they overwrite.
+#pragma once
+#include <array>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "tcg/block.h"
+#include "tcg/soft_mmu.h"
+
+namespace janus::tcg {
+
+class BlockCache final : public CodeWriteObserver {
+ public:
+  explicit BlockCache(SoftMmu& mmu, bool& stop_running_block) : mmu_(mmu), stop_(stop_running_block) {}
+
+  // Jump cache lookup by linear PC, verified against the full key.
+  Block* find_fast(uint64_t linear_pc, const BlockKey& key) {
+    Block* b = jump_cache_[jump_index(linear_pc)];
+    if (b && b->key.rip == key.rip && b->key.cs_base == key.cs_base && b->key.mode == key.mode && b->linear_pc == linear_pc)
+      return b;
+    return nullptr;
+  }
+  Block* find(const BlockKey& key, uint64_t linear_pc);
+  Block* insert(std::unique_ptr<Block> block);
+
+  // Link from -> to for slot (only within one page and one mode; see block_cache.cpp).
+  void chain(Block* from, unsigned slot, Block* to);
+  void flush_jump_cache() { jump_cache_.fill(nullptr); }
+  void invalidate_all();
+  // Frees invalidated blocks (only when no block is executing); true if any were freed.
+  bool collect_garbage();
+
+  void set_running(const Block* b) { running_ = b; }
+  uint64_t invalidations() const { return invalidations_; }
+  size_t size() const { return blocks_.size(); }
+
+  // CodeWriteObserver
+  bool is_code_page(uint64_t phys_page) const override { return pages_.count(phys_page) != 0; }
+  void code_written(uint64_t phys_addr, unsigned size) override;
+
+ private:
+  static size_t jump_index(uint64_t pc) { return (pc ^ (pc >> 12)) & (kJumpCacheSize - 1); }
+  void invalidate(Block* b);
+
+  static constexpr size_t kJumpCacheSize = 4096;
+  SoftMmu& mmu_;
+  bool& stop_;
+  const Block* running_ = nullptr;
+  std::unordered_map<BlockKey, std::unique_ptr<Block>, BlockKeyHash> blocks_;
+  std::unordered_map<uint64_t, std::vector<Block*>> pages_;  // physical page -> blocks on it
+  std::array<Block*, kJumpCacheSize> jump_cache_{};
+  std::vector<std::unique_ptr<Block>> graveyard_;
+  uint64_t invalidations_ = 0;
+};
+
+}  // namespace janus::tcg

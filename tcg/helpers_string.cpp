@@ -1,0 +1,111 @@
+// String instructions (MOVS CMPS STOS LODS SCAS INS OUTS) with REP/REPE/REPNE, and port I/O with
+// the IOPL / TSS I/O-permission-bitmap check. A REP instruction runs in slices: after each slice
+// it returns 0 and the block branches back to the same instruction, so events are taken at an
+// iteration boundary with RIP still on the instruction and the registers describing the progress.
+#include "tcg/helpers.h"
+#include "tcg/tcg_cpu.h"
+
+namespace janus::tcg {
+
+namespace {
+constexpr unsigned kIterationsPerSlice = 4096;
+
+void advance(CpuState& s, unsigned r, unsigned asz, int64_t step) {
+  write_gpr(s, r, asz, (s.gpr[r] + uint64_t(step)) & size_mask_bytes(asz));
+}
+}  // namespace
+
+void check_io_permission(TcgCpu& cpu, uint16_t port, unsigned size) {
+  const CpuState& s = cpu.s;
+  if (!s.protected_mode()) return;
+  if (!s.v86_mode() && cpu.cpl() <= ((s.rflags >> 12) & 3)) return;
+  // The TSS I/O permission bitmap: every bit for [port, port+size) must be clear.
+  const Segment& tr = s.tr;
+  if (tr.unusable || (tr.type() != 0x9 && tr.type() != 0xb) || tr.limit < 0x67) raise_fault(kGP, 0);
+  uint64_t io_base = cpu.read_system(tr.base + 0x66, 2);
+  uint64_t byte = io_base + (port >> 3);
+  if (byte + 1 > tr.limit) raise_fault(kGP, 0);
+  uint64_t bits = cpu.read_system(tr.base + byte, 2);
+  uint64_t mask = ((1u << size) - 1) << (port & 7);
+  if (bits & mask) raise_fault(kGP, 0);
+}
+
+uint64_t h_in(TcgCpu& cpu, uint64_t p, uint64_t port, uint64_t, uint64_t) {
+  unsigned size = hp_size(p);
+  check_io_permission(cpu, uint16_t(port), size);
+  return cpu.ctx.io.pio_read(uint16_t(port), size) & size_mask_bytes(size);
+}
+
+uint64_t h_out(TcgCpu& cpu, uint64_t p, uint64_t port, uint64_t value, uint64_t) {
+  unsigned size = hp_size(p);
+  check_io_permission(cpu, uint16_t(port), size);
+  cpu.ctx.io.pio_write(uint16_t(port), size, value & size_mask_bytes(size));
+  return 0;
+}
+
+uint64_t h_string(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
+  CpuState& s = cpu.s;
+  const unsigned op = hp_op(p), size = hp_size(p);
+  const uint64_t extra = hp_extra(p);
+  const unsigned asz = extra & 0xff, rep = (extra >> 8) & 0xff, seg = (extra >> 16) & 0xff;
+  const uint64_t amask = size_mask_bytes(asz);
+  const int64_t step = (s.rflags & rflags::DF) ? -int64_t(size) : int64_t(size);
+  const uint16_t port = uint16_t(s.gpr[RDX]);
+  if (op == kIns || op == kOuts) check_io_permission(cpu, port, size);
+
+  for (unsigned i = 0;; ++i) {
+    if (rep) {
+      if ((s.gpr[RCX] & amask) == 0) return 1;
+      if (i == kIterationsPerSlice) return 0;
+    }
+    uint64_t si = s.gpr[RSI] & amask, di = s.gpr[RDI] & amask;
+    switch (op) {
+      case kMovs:
+        cpu.store(ES, di, size, cpu.load(seg, si, size));
+        advance(s, RSI, asz, step);
+        advance(s, RDI, asz, step);
+        break;
+      case kStos:
+        cpu.store(ES, di, size, s.gpr[RAX]);
+        advance(s, RDI, asz, step);
+        break;
+      case kLods: {
+        uint64_t v = cpu.load(seg, si, size);
+        write_gpr(s, RAX, size, v);
+        advance(s, RSI, asz, step);
+        break;
+      }
+      case kCmps: case kScas: {
+        uint64_t a = op == kCmps ? cpu.load(seg, si, size) : s.gpr[RAX] & size_mask_bytes(size);
+        uint64_t b = cpu.load(ES, di, size);
+        cpu.cc.op = cc_op(kCcSub, size);
+        cpu.cc.dst = (a - b) & size_mask_bytes(size);
+        cpu.cc.src = b;
+        if (op == kCmps) advance(s, RSI, asz, step);
+        advance(s, RDI, asz, step);
+        break;
+      }
+      case kIns: {
+        // Check the destination before reading the port: a port read has side effects.
+        uint64_t lin = cpu.linear_address(ES, di, size, true);
+        cpu.mmu.probe_write(lin, size, cpu.user_mode());
+        uint64_t v = cpu.ctx.io.pio_read(port, size);
+        cpu.store(ES, di, size, v);
+        advance(s, RDI, asz, step);
+        break;
+      }
+      case kOuts:
+        cpu.ctx.io.pio_write(port, size, cpu.load(seg, si, size));
+        advance(s, RSI, asz, step);
+        break;
+    }
+    if (!rep) return 1;
+    write_gpr(s, RCX, asz, (s.gpr[RCX] - 1) & amask);
+    if ((op == kCmps || op == kScas)) {
+      bool zf = cpu.cc.condition(4);
+      if ((rep == 0xf3 && !zf) || (rep == 0xf2 && zf)) return 1;
+    }
+  }
+}
+
+}  // namespace janus::tcg

@@ -1,0 +1,103 @@
+// The software CPU's MMU: linear address -> guest physical -> host memory or MMIO.
+// A per-vCPU TLB (one per privilege: supervisor, user) caches the page walk of cpu/paging.h as a
+// host pointer per page and access kind. Anything that must take the slow path simply has no
+// tag for that kind: MMIO, ROM writes, writes to pages holding translated code.
+#pragma once
+#include <array>
+#include <algorithm>
+#include <cstdint>
+
+#include "accel/vcpu.h"
+#include "cpu/paging.h"
+#include "hw/guest_memory.h"
+#include "hw/guest_memory_access.h"
+#include "tcg/guest_fault.h"
+
+namespace janus::tcg {
+
+// Told about writes to physical pages that hold translated code (self-modifying code).
+class CodeWriteObserver {
+ public:
+  virtual ~CodeWriteObserver() = default;
+  virtual bool is_code_page(uint64_t phys_page) const = 0;
+  virtual void code_written(uint64_t phys_addr, unsigned size) = 0;
+};
+
+class SoftMmu {
+ public:
+  static constexpr unsigned kTlbBits = 8;
+  static constexpr unsigned kTlbSize = 1u << kTlbBits;
+  static constexpr uint64_t kNoTag = ~0ull;
+
+  SoftMmu(const CpuState& state, GuestMemory& memory, IoHandler& io, const CpuidTable& cpuid);
+
+  void set_code_observer(CodeWriteObserver* o) { observer_ = o; }
+
+  // Linear-address accesses; throw GuestFault (#PF with cr2/error code).
+  uint64_t read(uint64_t linear, unsigned size, bool user) {
+    const TlbEntry& e = entry(linear, user);
+    if (e.tag_read == (linear & ~0xfffull) && (linear & 0xfff) + size <= 4096) return load_host(e.host + (linear & 0xfff), size);
+    return read_slow(linear, size, user);
+  }
+  void write(uint64_t linear, unsigned size, uint64_t value, bool user) {
+    const TlbEntry& e = entry(linear, user);
+    if (e.tag_write == (linear & ~0xfffull) && (linear & 0xfff) + size <= 4096) return store_host(e.host + (linear & 0xfff), size, value);
+    write_slow(linear, size, value, user);
+  }
+  // Checks that [linear, linear+size) is writable without writing (for multi-store instructions).
+  void probe_write(uint64_t linear, unsigned size, bool user);
+
+  // Instruction fetch: the physical address of `linear`, executable at this privilege.
+  uint64_t translate_code(uint64_t linear, bool user);
+  // Copies up to `max` code bytes starting at linear; stops early at a page that cannot be
+  // fetched and reports that page's fault in `fault` (returns the count fetched).
+  unsigned fetch_code(uint64_t linear, uint8_t* out, unsigned max, bool user, bool& faulted, GuestFault& fault);
+
+  // Physical accesses (page-table walker, TSS/descriptor reads go through linear instead).
+  uint64_t read_phys(uint64_t gpa, unsigned size);
+  void write_phys(uint64_t gpa, unsigned size, uint64_t value);
+
+  void flush_all();
+  void flush_non_global();
+  void flush_page(uint64_t linear);
+  // Removes fast-write tags that point at `phys_page` (it now holds translated code).
+  void protect_code_page(uint64_t phys_page);
+
+  uint64_t misses() const { return misses_; }
+
+ private:
+  // Fast tags hit only when the access may go straight to host memory; tag_checked says the
+  // page was walked for the *_checked kinds (slow path without another walk: MMIO, ROM, code).
+  struct TlbEntry {
+    uint64_t tag_read = kNoTag, tag_write = kNoTag, tag_exec = kNoTag;
+    uint64_t tag_checked = kNoTag;
+    uint8_t* host = nullptr;   // host address of the page (null for MMIO)
+    uint64_t phys_page = kNoTag;
+    bool global = false, readonly = false;
+    bool read_checked = false, write_checked = false, exec_checked = false;
+  };
+
+  TlbEntry& entry(uint64_t linear, bool user) { return tlb_[user][(linear >> 12) & (kTlbSize - 1)]; }
+  uint64_t linear_mask() const { return state_.long_mode_active() ? ~0ull : 0xffffffffull; }
+  static uint64_t load_host(const uint8_t* p, unsigned size);
+  static void store_host(uint8_t* p, unsigned size, uint64_t v);
+  // Walks and fills the TLB for one page and access kind; returns the physical address.
+  uint64_t fill(uint64_t linear, AccessKind kind, bool user);
+  uint64_t read_slow(uint64_t linear, unsigned size, bool user);
+  void write_slow(uint64_t linear, unsigned size, uint64_t value, bool user);
+  uint64_t read_page(uint64_t linear, unsigned size, bool user);
+  void write_page(uint64_t linear, unsigned size, uint64_t value, bool user);
+
+  const CpuState& state_;
+  GuestMemory& memory_;
+  GuestMemoryAccess walker_memory_;
+  IoHandler& io_;
+  bool pse_ = true;
+  uint8_t phys_bits_ = 40;
+  CodeWriteObserver* observer_ = nullptr;
+  std::array<std::array<TlbEntry, kTlbSize>, 2> tlb_{};
+  uint64_t misses_ = 0;
+  bool has_large_pages_ = false;
+};
+
+}  // namespace janus::tcg

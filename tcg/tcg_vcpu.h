@@ -1,0 +1,44 @@
+// One software vCPU: the run loop over translated blocks (interpreter tier), events at block
+// boundaries, the exit-request word, deadlines, HLT and single-step.
+#pragma once
+#include <atomic>
+#include <memory>
+
+#include "accel/vcpu.h"
+#include "tcg/block_cache.h"
+#include "tcg/interpreter.h"
+#include "tcg/tcg_cpu.h"
+#include "tcg/translator.h"
+
+namespace janus::tcg {
+
+class TcgVcpu final : public Vcpu {
+ public:
+  TcgVcpu(unsigned index, VcpuContext context);
+
+  VcpuExit run(uint64_t deadline_ns) override;
+  CpuState get_state() override;
+  void set_state(const CpuState& state) override;
+  void request_exit() override { exit_request_.store(true, std::memory_order_release); }
+  void set_single_step(bool on) override { single_step_ = on; }
+
+  const TcgStats& stats() const { return cpu_.stats; }
+  unsigned index() const { return index_; }
+  // Clock checks happen every this many blocks (a clock read costs more than a block entry).
+  static constexpr unsigned kClockCheckInterval = 64;
+
+ private:
+  bool take_events();  // delivers a pending NMI/interrupt; true if one was taken
+  Block* block_for_pc(bool single);
+
+  unsigned index_;
+  TcgCpu cpu_;
+  BlockCache cache_;
+  Translator translator_;
+  Interpreter interpreter_;
+  std::atomic<bool> exit_request_{false};
+  bool single_step_ = false;
+  uint64_t seen_tlb_epoch_ = 0;
+};
+
+}  // namespace janus::tcg
