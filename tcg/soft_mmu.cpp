@@ -38,6 +38,9 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   uint64_t page = linear & ~0xfffull;
   uint64_t phys;
   bool global = false;
+  // A page already writable and dirty can take writes without another walk: the walk would
+  // find nothing to change. Tagging it on a read fill saves the store after a load its walk.
+  bool write_ready = true;
   if (!(state_.cr0 & cr0::PG)) {
     phys = linear;
   } else {
@@ -47,6 +50,7 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
     if (!t.ok) throw GuestFault{kPF, true, t.error_code, linear};
     phys = t.gpa;
     global = t.global;
+    write_ready = t.writable && t.dirty;
     if (t.page_size > 4096) has_large_pages_ = true;
   }
   uint64_t phys_page = phys & ~0xfffull;
@@ -58,13 +62,14 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   const MemoryRegion* region = memory_.find(phys_page);
   e.host = region && region->contains(phys_page + 4095) ? region->host + (phys_page - region->gpa) : nullptr;
   e.readonly = region && region->readonly;
-  if (kind == AccessKind::kWrite) e.write_checked = true;
+  bool writable_now = kind == AccessKind::kWrite || (kind == AccessKind::kRead && write_ready);
+  if (writable_now) e.write_checked = true;
   if (kind == AccessKind::kExecute) e.exec_checked = true;
   if (kind != AccessKind::kExecute) e.read_checked = true;
   if (e.host) {
     if (kind == AccessKind::kExecute) e.tag_exec = page;
     else e.tag_read = page;
-    if (kind == AccessKind::kWrite && !e.readonly && !(observer_ && observer_->is_code_page(phys_page))) e.tag_write = page;
+    if (writable_now && !e.readonly && !(observer_ && observer_->is_code_page(phys_page))) e.tag_write = page;
   }
   return phys;
 }
