@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "accel/cross/cross_accelerator.h"
 #include "accel/kvm/kvm_accelerator.h"
 #include "accel/kvm/kvm_host_probe.h"
 #include "tcg/tcg_accelerator.h"
@@ -20,6 +21,7 @@ std::unique_ptr<Accelerator> make_accelerator(AccelChoice choice, const CpuidTab
   switch (choice) {
     case AccelChoice::kKvm: return std::make_unique<KvmAccelerator>(cpuid_template);
     case AccelChoice::kTcg: return std::make_unique<TcgAccelerator>(cpuid_template);
+    case AccelChoice::kCross: return std::make_unique<cross::CrossAccelerator>(cpuid_template, cross::CrossOptions{});
     case AccelChoice::kAuto: break;
   }
   throw std::logic_error("make_accelerator: resolve kAuto with select_accelerator first");

@@ -1,4 +1,5 @@
 // janus: parse the command line, build the PC, load the guest, run it on the chosen backend.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <mutex>
@@ -7,9 +8,12 @@
 #include <vector>
 
 #include "app/accel_select.h"
+#include "app/cross_run.h"
 #include "app/options.h"
+#include "app/stats_report.h"
 #include "app/terminal.h"
 #include "app/vcpu_loop.h"
+#include "accel/kvm/kvm_host_probe.h"
 #include "cpu/cpuid.h"
 #include "hw/boot/boot_loader.h"
 #include "hw/clock.h"
@@ -45,8 +49,28 @@ int run(const Options& opts) {
   BootConfig boot{opts.bios, opts.kernel, opts.initrd, opts.append};
   std::unique_ptr<Terminal> terminal;
   InputRouter input;
+  uint64_t guest_tsc_hz = kDefaultGuestTscHz;  // what the CPUID template says; see below
+  // kvm_pvm shows guests the host's CPUID leaf 1 (XSAVE) and leaf 0xD whatever KVM_SET_CPUID2
+  // says, and its emulator cannot run XRSTOR at CPL0. A max basic leaf of 0xD or more makes Linux
+  // use XSAVE, so there the CPU model stops at leaf 0xC (no TSC leaves: Linux then calibrates
+  // the TSC against the ACPI PM timer).
+  const bool kvm_pvm = sel.choice == AccelChoice::kKvm && !probe_kvm_host().runs_kernel_mode_natively;
+  auto cpu_model = [kvm_pvm](uint64_t tsc_hz) {
+    CpuidTable t = janus_cpuid_template(tsc_hz);
+    if (kvm_pvm) cap_max_basic_leaf(t, 0xc);
+    return t;
+  };
   for (;;) {
-    std::unique_ptr<Accelerator> accel = make_accelerator(sel.choice, janus_cpuid_template());
+    std::unique_ptr<Accelerator> accel = sel.choice == AccelChoice::kCross ? make_cross_accelerator(opts)
+                                                                           : make_accelerator(sel.choice, cpu_model(guest_tsc_hz));
+    // CPUID leaves 0x15/0x16 tell the guest its TSC rate, which only the backend knows (software
+    // CPU: 2 GHz, the template's default; KVM: the host's). If the first backend's rate differs
+    // from the template's, build it again from a template that states it (once per run).
+    if (sel.choice != AccelChoice::kCross && !kvm_pvm && accel->tsc_hz() && accel->tsc_hz() != guest_tsc_hz) {
+      guest_tsc_hz = accel->tsc_hz();
+      accel.reset();
+      accel = make_accelerator(sel.choice, cpu_model(guest_tsc_hz));
+    }
     HostClock clock;
     PcMachineConfig cfg;
     cfg.ram_bytes = opts.ram_bytes;
@@ -70,8 +94,18 @@ int run(const Options& opts) {
       terminal = std::make_unique<Terminal>([&input](std::span<const uint8_t> b) { input.deliver(b); },
                                             [&input] { input.quit(); });
     input.attach(&machine);
+    const auto started = std::chrono::steady_clock::now();
     LoopResult result = run_vcpu_loop(machine, *vcpu);
+    const std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started;
     input.attach(nullptr);
+    if (std::optional<int> status = finish_cross_run(opts, *vcpu, result)) {
+      terminal.reset();
+      return *status;
+    }
+    if (opts.stats && (result.kind != LoopResult::Kind::kReset || opts.no_reboot)) {  // the VM ends
+      terminal.reset();
+      print_vcpu_stats(*vcpu, ran.count());
+    }
 
     switch (result.kind) {
       case LoopResult::Kind::kReset:

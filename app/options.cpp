@@ -67,7 +67,8 @@ AccelChoice parse_accel(const std::string& spec) {
   if (name == "kvm") return AccelChoice::kKvm;
   if (name == "tcg") return AccelChoice::kTcg;
   if (name == "auto") return AccelChoice::kAuto;
-  fail("-accel: unknown accelerator '" + name + "' (use kvm, tcg or auto)");
+  if (name == "cross") return AccelChoice::kCross;
+  fail("-accel: unknown accelerator '" + name + "' (use kvm, tcg, cross or auto)");
 }
 
 }  // namespace
@@ -145,11 +146,15 @@ Options parse_options(const std::vector<std::string>& args) {
     else if (a == "-device") o.debug_exit = parse_device(value());
     else if (a == "-boot-timer") o.boot_timer = true;
     else if (a == "-stats") o.stats = true;
+    else if (a == "-cross-report") o.cross_report = value();
+    else if (a == "-cross-inject-fault") o.cross_inject_fault = parse_number(value(), "-cross-inject-fault");
     else if (!a.empty() && a[0] == '-') fail("unknown option '" + args[i] + "' (see janus -help)");
     else fail("unexpected argument '" + a + "' (a disk image? Janus has no disks yet; see janus -help)");
   }
   if (!o.initrd.empty() && o.kernel.empty()) fail("-initrd needs -kernel");
   if (!o.append.empty() && o.kernel.empty()) fail("-append needs -kernel");
+  if ((!o.cross_report.empty() || o.cross_inject_fault) && o.accel != AccelChoice::kCross)
+    fail("-cross-report and -cross-inject-fault need -accel cross");
   return o;
 }
 
@@ -158,6 +163,9 @@ std::string usage_text() {
 Runs an x86 PC guest on KVM or on Janus's software CPU. Options follow QEMU's names.
 
   -accel kvm|tcg|auto   backend (default auto: KVM when it runs kernel code natively, else tcg)
+  -accel cross          cross-check: KVM leads, the software CPU follows instruction by
+                        instruction; the first divergence is reported (exit status 3)
+  -cross-report FILE    with -accel cross: also write the result as JSON to FILE
   -enable-kvm           same as -accel kvm
   -m SIZE               guest RAM: 256 (MiB), 256M, 2G (default 128M, at least 8M)
   -smp 1                one CPU (the only choice for now)

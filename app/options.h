@@ -7,7 +7,7 @@
 
 namespace janus {
 
-enum class AccelChoice { kAuto, kKvm, kTcg };
+enum class AccelChoice { kAuto, kKvm, kTcg, kCross };  // kCross: KVM and tcg in lockstep
 enum class SerialTarget { kStdio, kNone };
 enum class DisplayKind { kNone, kSdl };
 
@@ -25,6 +25,8 @@ struct Options {
   bool no_reboot = false;
   bool boot_timer = false;  // print the guest's boot time when it writes the boot-timer mark
   bool stats = false;       // print execution statistics on exit
+  std::string cross_report;           // -cross-report FILE.json (with -accel cross)
+  uint64_t cross_inject_fault = 0;    // hidden, for tests: tcg corrupts RAX after instruction N
   std::optional<DebugExitConfig> debug_exit;
   bool show_help = false, show_version = false;
 };

@@ -14,6 +14,7 @@ bool take_stop(PcMachine& machine, LoopResult& result) {
     case StopRequest::Kind::kReset: result = {LoopResult::Kind::kReset, 0, "guest requested a reset"}; return true;
     case StopRequest::Kind::kDebugExit: result = {LoopResult::Kind::kExit, stop.exit_status, ""}; return true;
     case StopRequest::Kind::kQuit: result = {LoopResult::Kind::kExit, 0, "quit from the terminal"}; return true;
+    case StopRequest::Kind::kPowerOff: result = {LoopResult::Kind::kExit, 0, ""}; return true;  // ACPI S5: a normal end
   }
   return false;
 }

@@ -60,8 +60,28 @@ class CpuidTable {
   std::vector<CpuidEntry> entries_;
 };
 
+// The TSC rate the template describes when not told otherwise: the software CPU's (tcg::kTscHz).
+constexpr uint64_t kDefaultGuestTscHz = 2'000'000'000;
+// The core crystal clock leaf 0x15 reports. Linux 6.1 takes it as the LAPIC timer's input clock
+// (lapic_timer_period = crystal Hz / HZ, no calibration), so it must equal hw's Lapic::kBusHz.
+constexpr uint64_t kCpuidCrystalHz = 1'000'000'000;
+
 // The Janus CPU model: GenuineIntel, family 6, one core, with the features the software CPU
 // implements. Change this table and the software CPU together.
-CpuidTable janus_cpuid_template();
+// tsc_hz is the guest TSC rate, reported in leaf 0x15 (TSC/crystal ratio and crystal Hz) and
+// leaf 0x16 (base MHz) so that guests need no TSC or LAPIC timer calibration. It depends on the
+// backend (software CPU: 2 GHz; KVM: the host's), so app/main.cpp builds the template with the
+// rate of the backend it runs.
+CpuidTable janus_cpuid_template(uint64_t tsc_hz = kDefaultGuestTscHz);
+
+// Lowers the maximum basic leaf to max_leaf (if higher) and drops the leaves above it, which then
+// answer as max_leaf does (query()'s rule). For backends that cannot show the template's lower
+// leaves faithfully (see app/main.cpp: kvm_pvm and leaf 0xD).
+void cap_max_basic_leaf(CpuidTable& table, uint32_t max_leaf);
+
+// Leaf 0x15 for a TSC of tsc_hz over kCpuidCrystalHz: EAX = denominator, EBX = numerator, ECX =
+// crystal Hz. The ratio is exact when it can be, else the nearest fraction whose numerator keeps
+// crystal kHz * numerator within 32 bits (Linux multiplies them as unsigned int). 0 Hz: all zero.
+CpuidResult cpuid_tsc_leaf(uint64_t tsc_hz);
 
 }  // namespace janus

@@ -31,6 +31,13 @@ constexpr uint64_t kCmdlineMax = 0x10000;
 constexpr uint64_t kMultibootInfo = 0x30000;         // Multiboot info block, memory map, module list, strings
 constexpr uint64_t kMultibootInfoEnd = 0x40000;      // end of that area: kernels may not load over it
 
+// --- ACPI tables (hw/acpi), built by Janus for -kernel boots ---
+// In the BIOS area so that both the legacy RSDP scan (16-byte steps over 0xE0000-0xFFFFF) and
+// boot_params.acpi_rsdp_addr find them. The RSDP comes first, then the other tables; the whole
+// window is reported to Linux as reserved in e820. With -bios, firmware owns this area instead.
+constexpr uint64_t kAcpiTablesBase = 0xe0000;
+constexpr uint64_t kAcpiTablesSize = 0x10000;        // 64 KiB window, 0xE0000-0xEFFFF (tables use ~1 KiB)
+
 // --- MMIO ---
 constexpr uint64_t kIoApicBase = 0xfec00000;
 constexpr uint64_t kLapicBase = 0xfee00000;
@@ -49,12 +56,20 @@ constexpr uint16_t kPortPicSlave = 0xa0;
 constexpr uint16_t kPortPicElcr = 0x4d0;
 constexpr uint16_t kPortCom1 = 0x3f8;
 constexpr uint16_t kPortDebugExitDefault = 0x501;    // QEMU's default isa-debug-exit port
+// ACPI power management block (hw/acpi_pm.h), described to the guest by the FADT:
+constexpr uint16_t kPortAcpiPm = 0x600;              // 16 ports: PM1a event, PM1a control, PM timer, reset
+constexpr uint16_t kPortAcpiPm1aEvt = kPortAcpiPm + 0x0;   // PM1_STS (2 bytes) then PM1_EN (2 bytes)
+constexpr uint16_t kPortAcpiPm1aCnt = kPortAcpiPm + 0x4;   // PM1_CNT (2 bytes): SCI_EN, SLP_TYP, SLP_EN
+constexpr uint16_t kPortAcpiPmTmr = kPortAcpiPm + 0x8;     // 32-bit PM timer at 3.579545 MHz
+constexpr uint16_t kPortAcpiReset = kPortAcpiPm + 0xc;     // FADT RESET_REG (1 byte)
+constexpr uint16_t kAcpiPmPortCount = 0x10;
 
 // --- Interrupt lines (GSI numbers; ISA IRQs 0-15 map 1:1 except IRQ0 -> IOAPIC pin 2) ---
 constexpr unsigned kIrqPit = 0;
 constexpr unsigned kIrqKeyboard = 1;
 constexpr unsigned kIrqCom1 = 4;
 constexpr unsigned kIrqRtc = 8;
+constexpr unsigned kIrqSci = 9;                      // ACPI SCI: level-triggered, active high (MADT override)
 constexpr unsigned kIrqMouse = 12;
 constexpr unsigned kIoApicPins = 24;
 

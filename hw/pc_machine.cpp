@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "hw/acpi_pm.h"
 #include "hw/boot_timer.h"
 #include "hw/cmos_rtc.h"
 #include "hw/debug_exit.h"
@@ -58,10 +59,19 @@ PcMachine::PcMachine(const PcMachineConfig& config, const Clock& clock)
     if (on_boot_time_) on_boot_time_(ns);
   });
   mmio_.map(layout::kBootTimerBase, BootTimer::kMapLength, *boot_timer_, "boot-timer");
+
+  // ACPI PM block (the FADT in hw/acpi describes it): S5 powers off, the reset register resets.
+  static_assert(AcpiPm::kPortCount == layout::kAcpiPmPortCount);
+  acpi_pm_ = std::make_unique<AcpiPm>(
+      clock_, timers_, IrqLine(irq_.get(), layout::kIrqSci),
+      [this] { request_stop({StopRequest::Kind::kPowerOff, 0}); },
+      [this] { request_stop({StopRequest::Kind::kReset, 0}); });
+  pio_.map(layout::kPortAcpiPm, layout::kAcpiPmPortCount, *acpi_pm_, "acpi-pm");
 }
 
 // Devices cancel their timers on destruction: destroy them before the queue (declared earlier).
 PcMachine::~PcMachine() {
+  acpi_pm_.reset();
   boot_timer_.reset();
   debug_exit_.reset();
   post_.reset();

@@ -28,6 +28,7 @@ class CmosRtc;
 class DebugExit;
 class PostPort;
 class BootTimer;
+class AcpiPm;
 
 struct PcMachineConfig {
   uint64_t ram_bytes = 128ull << 20;
@@ -38,7 +39,8 @@ struct PcMachineConfig {
 
 // Why the machine wants the vCPU loop to stop.
 struct StopRequest {
-  enum class Kind { kNone, kReset, kDebugExit, kQuit } kind = Kind::kNone;
+  // kPowerOff: the guest entered ACPI S5 (ends Janus with status 0).
+  enum class Kind { kNone, kReset, kDebugExit, kQuit, kPowerOff } kind = Kind::kNone;
   int exit_status = 0;
 };
 
@@ -55,6 +57,7 @@ class PcMachine final : public IoHandler {
   InterruptSource& interrupts();
   Uart16550& com1() { return *com1_; }
   I8042& i8042() { return *i8042_; }
+  AcpiPm& acpi_pm() { return *acpi_pm_; }
 
   // IoHandler: accesses from whichever backend runs the CPU.
   uint64_t pio_read(uint16_t port, unsigned size) override;
@@ -94,6 +97,7 @@ class PcMachine final : public IoHandler {
   std::unique_ptr<PostPort> post_;
   std::unique_ptr<DebugExit> debug_exit_;
   std::unique_ptr<BootTimer> boot_timer_;
+  std::unique_ptr<AcpiPm> acpi_pm_;
   std::function<void(uint64_t)> on_boot_time_;
 
   // Shared with other threads.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tcg/ir.h"
+#include "tcg/threaded_code.h"
 
 namespace janus::tcg {
 
@@ -32,6 +33,7 @@ struct Block {
   unsigned length = 0;               // bytes of guest code, from key.phys_pc (may run into pages[1])
   std::array<uint64_t, 2> pages{};   // physical pages the code lies on (pages[1] = pages[0] if one)
   IrBlock ir;
+  ThreadedCode code;                 // the interpreter's form of ir, built on first run
   bool valid = true;
   std::array<Block*, 2> chain{};     // successor for kJmp / kBranch slot 0, kBranch slot 1
   std::vector<Block*> chained_from;  // blocks whose chain[] points here (to unlink)

@@ -2,6 +2,7 @@
 
 #include "cpu/descriptors.h"
 #include "tcg/segment_loader.h"
+#include "tcg/task_switch.h"
 
 namespace janus::tcg {
 
@@ -48,7 +49,8 @@ void deliver_protected(TcgCpu& cpu, uint8_t vector, EventKind kind, uint64_t ret
                        uint32_t error) {
   CpuState& s = cpu.s;
   const bool lm = s.long_mode_active();
-  const bool ext = kind == EventKind::kExternal || kind == EventKind::kException;
+  // EXT: the event is not a software interrupt (INT n, INT3, INTO); INT1 counts as external.
+  const bool ext = kind != EventKind::kSoftware && kind != EventKind::kSoftwareException;
   const unsigned gate_size = lm ? 16 : 8;
   if (uint64_t(vector) * gate_size + gate_size - 1 > s.idtr.limit) raise_fault(kGP, idt_error(vector, ext));
   GateDescriptor gate;
@@ -57,13 +59,16 @@ void deliver_protected(TcgCpu& cpu, uint8_t vector, EventKind kind, uint64_t ret
   unsigned type = gate.type();
   bool valid_type = lm ? (type == sys_type::kIntGate || type == sys_type::kTrapGate)
                        : (type == sys_type::kIntGate || type == sys_type::kTrapGate || type == sys_type::kIntGate16 ||
-                          type == sys_type::kTrapGate16);
-  if (type == sys_type::kTaskGate && !lm) raise_fault(kGP, idt_error(vector, ext));  // task switches: not yet
+                          type == sys_type::kTrapGate16 || type == sys_type::kTaskGate);
   if (!valid_type) raise_fault(kGP, idt_error(vector, ext));
   const unsigned cpl = cpu.cpl();
   bool software = kind == EventKind::kSoftware || kind == EventKind::kSoftwareException;
   if (software && gate.dpl() < cpl) raise_fault(kGP, idt_error(vector));
   if (!gate.present()) raise_fault(kNP, idt_error(vector, ext));
+  if (type == sys_type::kTaskGate) {  // legacy mode only: the handler is another task
+    task_switch(cpu, gate.selector(), TaskSwitchReason::kInterrupt, return_rip, has_error, error, ext);
+    return;
+  }
 
   uint16_t sel = gate.selector();
   if ((sel & 0xfffc) == 0) raise_fault(kGP, ext ? 1 : 0);
@@ -162,12 +167,20 @@ void deliver_event(TcgCpu& cpu, uint8_t vector, EventKind kind, uint64_t return_
   if (!cpu.s.protected_mode() || kind != EventKind::kException) has_error = false;
   if (kind == EventKind::kException && !exception_has_error_code(vector)) has_error = false;
   const uint64_t fault_rip = cpu.s.rip;  // a fault during delivery reports this instruction
+  ++cpu.events_delivered;
+  // SDM 17.3.1.1: every fault-class exception pushes RF=1 (so the handler's IRET does not
+  // re-trigger an instruction breakpoint); #DB keeps RF as it is (breakpoint faults, traps).
+  if (kind == EventKind::kException && vector != kDB) cpu.s.rflags |= rflags::RF;
   try {
     deliver_once(cpu, vector, kind, return_rip, has_error, error);
     cpu.s.halted = false;
     return;
-  } catch (const GuestFault& second) {
+  } catch (GuestFault& second) {
     if (second.vector == kPF) cpu.s.cr2 = second.cr2;
+    // A selector error raised while delivering a hardware event carries EXT (SDM 6.13).
+    bool selector_fault = second.vector == kTS || second.vector == kNP || second.vector == kSS || second.vector == kGP;
+    if (selector_fault && second.has_error && kind != EventKind::kSoftware && kind != EventKind::kSoftwareException)
+      second.error |= 1;
     int next = second.vector;
     if (kind == EventKind::kException) next = combine_exceptions(vector, second.vector);
     if (next == kTripleFault) {

@@ -17,7 +17,9 @@ inline uint64_t hp_extra(uint64_t p) { return p >> 16; }
 // --- helpers_arith.cpp ---
 enum ShiftOp : unsigned { kRol, kRor, kRcl, kRcr, kShl, kShr, kSal, kSar };
 uint64_t h_shift_result(TcgCpu&, uint64_t p /*op,size*/, uint64_t value, uint64_t count, uint64_t);
-uint64_t h_shift_flags(TcgCpu&, uint64_t p /*op,size*/, uint64_t value, uint64_t count, uint64_t);
+// extra kShiftImmCount: an imm8 count (C0/C1) with a register destination.
+constexpr uint64_t kShiftImmCount = 1;
+uint64_t h_shift_flags(TcgCpu&, uint64_t p /*op,size,extra*/, uint64_t value, uint64_t count, uint64_t);
 uint64_t h_shiftd_result(TcgCpu&, uint64_t p /*left,size*/, uint64_t dest, uint64_t src, uint64_t count);
 uint64_t h_shiftd_flags(TcgCpu&, uint64_t p /*left,size*/, uint64_t dest, uint64_t src, uint64_t count);
 uint64_t h_mul_wide(TcgCpu&, uint64_t p /*signed,size*/, uint64_t src, uint64_t, uint64_t);
@@ -27,6 +29,13 @@ uint64_t h_bit_scan(TcgCpu&, uint64_t p /*reverse,size*/, uint64_t src, uint64_t
 uint64_t h_bit_scan_flags(TcgCpu&, uint64_t p, uint64_t src, uint64_t result, uint64_t);
 uint64_t h_bt_flags(TcgCpu&, uint64_t, uint64_t bit, uint64_t, uint64_t);
 uint64_t h_bswap(TcgCpu&, uint64_t p /*0,size*/, uint64_t v, uint64_t, uint64_t);
+// POPCNT / LZCNT / TZCNT (p: op kPopcnt/kLzcnt/kTzcnt, size): the result, and the flags as this
+// CPU produces them (run on the host instruction, so undefined flags match hardware too).
+enum BitCountOp : uint64_t { kPopcnt = 0, kLzcnt = 1, kTzcnt = 2 };
+uint64_t h_bitcount(TcgCpu&, uint64_t p, uint64_t src, uint64_t, uint64_t);
+uint64_t h_bitcount_flags(TcgCpu&, uint64_t p, uint64_t src, uint64_t, uint64_t);
+// CMPXCHG16B m128 (p: segment): #GP(0) unless 16-byte aligned.
+uint64_t h_cmpxchg16b(TcgCpu&, uint64_t p, uint64_t offset, uint64_t, uint64_t);
 uint64_t h_decimal(TcgCpu&, uint64_t p /*op*/, uint64_t imm, uint64_t, uint64_t);  // DAA DAS AAA AAS AAM AAD
 
 // --- helpers_flags.cpp ---
@@ -49,8 +58,8 @@ void check_io_permission(TcgCpu& cpu, uint16_t port, unsigned size);
 uint64_t h_raise(TcgCpu&, uint64_t p /*vector | has_error<<8 | error<<16*/, uint64_t, uint64_t, uint64_t);
 uint64_t h_undefined(TcgCpu&, uint64_t, uint64_t, uint64_t, uint64_t);  // counts, then #UD
 uint64_t h_int(TcgCpu&, uint64_t p /*vector | kind<<8*/, uint64_t next_rip, uint64_t, uint64_t);
-uint64_t h_iret(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t, uint64_t, uint64_t);
-uint64_t h_far_jmp(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t selector, uint64_t offset, uint64_t);
+uint64_t h_iret(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t next_rip, uint64_t, uint64_t);
+uint64_t h_far_jmp(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t selector, uint64_t offset, uint64_t next_rip);
 uint64_t h_far_call(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t selector, uint64_t offset, uint64_t next_rip);
 uint64_t h_far_ret(TcgCpu&, uint64_t p /*0,opsize,pop bytes*/, uint64_t, uint64_t, uint64_t);
 uint64_t h_load_seg(TcgCpu&, uint64_t p /*seg*/, uint64_t selector, uint64_t, uint64_t);
@@ -86,5 +95,14 @@ uint64_t h_sysenter(TcgCpu&, uint64_t, uint64_t, uint64_t, uint64_t);
 uint64_t h_sysexit(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t, uint64_t, uint64_t);
 uint64_t h_cmpxchg8b(TcgCpu&, uint64_t p /*seg*/, uint64_t offset, uint64_t, uint64_t);
 uint64_t h_check_cpl0(TcgCpu&, uint64_t, uint64_t, uint64_t, uint64_t);  // #GP(0) unless CPL 0
+
+// --- helpers_descriptor_query.cpp: LAR LSL VERR VERW, ARPL's ZF, BOUND, near branch limits ---
+enum DescriptorQuery : unsigned { kLar, kLsl, kVerr, kVerw };
+// Returns bit 32 = ZF result (the selector passed the checks), bits 31..0 = LAR/LSL value.
+uint64_t h_descriptor_query(TcgCpu&, uint64_t p /*op*/, uint64_t selector, uint64_t, uint64_t);
+uint64_t h_set_zf(TcgCpu&, uint64_t, uint64_t set, uint64_t, uint64_t);
+uint64_t h_bound(TcgCpu&, uint64_t p /*0,opsize*/, uint64_t index, uint64_t lower, uint64_t upper);  // #BR
+// #GP(0) at the branch if a taken near branch leaves the CS limit (16/32-bit code).
+uint64_t h_near_branch_limit(TcgCpu&, uint64_t, uint64_t target, uint64_t taken, uint64_t);
 
 }  // namespace janus::tcg

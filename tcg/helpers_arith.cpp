@@ -73,14 +73,15 @@ uint64_t h_shift_flags(TcgCpu& cpu, uint64_t p, uint64_t value, uint64_t count, 
   uint64_t r = h_shift_result(cpu, p, value, count, 0);
   uint64_t cf = 0, of = 0;
   switch (hp_op(p)) {
-    case kRol:
-      cf = r & 1;
-      of = bit(v, bits - 1) ^ bit(v, bits - 2);
+    case kRol: case kRor: {
+      cf = hp_op(p) == kRol ? r & 1 : bit(r, bits - 1);
+      // OF is defined only for 1-bit rotates. This Intel CPU sets it from the operand's top
+      // bits (ROL: bits n-1 ^ n-2; ROR: n-1 ^ 0) for CL counts and memory destinations, but
+      // leaves it unchanged for an imm8 count of 2 or more on a register (tests/guest/cpu_shift.asm).
+      if ((hp_extra(p) & kShiftImmCount) && count >= 2) of = (old >> 11) & 1;
+      else of = hp_op(p) == kRol ? bit(v, bits - 1) ^ bit(v, bits - 2) : bit(v, 0) ^ bit(v, bits - 1);
       return (old & ~(rflags::CF | rflags::OF)) | cf | (of << 11);
-    case kRor:
-      cf = bit(r, bits - 1);
-      of = bit(v, 0) ^ bit(v, bits - 1);
-      return (old & ~(rflags::CF | rflags::OF)) | cf | (of << 11);
+    }
     case kRcl: case kRcr: {
       unsigned c = count % (bits + 1);
       if (!c) return old;

@@ -3,6 +3,8 @@
 #include "tcg/event_delivery.h"
 #include "tcg/helpers.h"
 #include "tcg/segment_loader.h"
+#include "tcg/call_gate.h"
+#include "tcg/task_switch.h"
 
 namespace janus::tcg {
 
@@ -55,16 +57,29 @@ void set_real_mode_cs(CpuState& s, uint16_t sel) {
   if (s.v86_mode()) { s.seg[CS].limit = 0xffff; s.seg[CS].attr = 0xf3; }
 }
 
-// Resolves a far JMP/CALL destination in protected mode: a code segment, or (not yet) a gate/TSS.
-Segment far_destination(TcgCpu& cpu, uint16_t sel) {
-  if ((sel & 0xfffc) == 0) raise_fault(kGP, 0);
-  SegmentDescriptor d = read_descriptor(cpu, sel);
-  if (!d.s()) {
-    // Call gates, task gates and TSS descriptors: task switches and gates are not implemented yet.
-    raise_fault(kGP, selector_error(sel));
+// A far JMP/CALL in protected mode to a system descriptor: call gate, task gate or TSS.
+// Returns false if `d` is a code/data segment descriptor (the direct case).
+bool far_through_system_descriptor(TcgCpu& cpu, uint16_t sel, const SegmentDescriptor& d, bool call,
+                                   uint64_t next_rip) {
+  if (d.s()) return false;
+  const bool lm = cpu.s.long_mode_active();
+  switch (d.type()) {
+    case sys_type::kCallGate:
+      far_through_call_gate(cpu, sel, d, call, next_rip);
+      return true;
+    case sys_type::kCallGate16:
+      if (lm) break;
+      far_through_call_gate(cpu, sel, d, call, next_rip);
+      return true;
+    case sys_type::kTaskGate: case sys_type::kTssAvail: case sys_type::kTss16Avail:
+    case sys_type::kTssBusy: case sys_type::kTss16Busy:
+      if (lm) break;  // IA-32e mode has no task switching
+      task_switch_far(cpu, sel, d, call, next_rip);
+      return true;
+    default:
+      break;
   }
-  if (!d.is_code()) raise_fault(kGP, selector_error(sel));
-  return check_far_target(cpu, sel, d);
+  raise_fault(kGP, selector_error(sel));
 }
 
 uint64_t apply_iret_flags(TcgCpu& cpu, uint64_t popped, unsigned size, unsigned new_cpl_for_if) {
@@ -126,7 +141,7 @@ uint64_t h_load_seg(TcgCpu& cpu, uint64_t p, uint64_t selector, uint64_t, uint64
   return 0;
 }
 
-uint64_t h_far_jmp(TcgCpu& cpu, uint64_t p, uint64_t selector, uint64_t offset, uint64_t) {
+uint64_t h_far_jmp(TcgCpu& cpu, uint64_t p, uint64_t selector, uint64_t offset, uint64_t next_rip) {
   CpuState& s = cpu.s;
   unsigned osz = hp_size(p);
   uint16_t sel = uint16_t(selector);
@@ -137,7 +152,11 @@ uint64_t h_far_jmp(TcgCpu& cpu, uint64_t p, uint64_t selector, uint64_t offset, 
     s.rip = offset;
     return 0;
   }
-  Segment cs = far_destination(cpu, sel);
+  if ((sel & 0xfffc) == 0) raise_fault(kGP, 0);
+  SegmentDescriptor d = read_descriptor(cpu, sel);
+  if (far_through_system_descriptor(cpu, sel, d, false, next_rip)) return 0;
+  if (!d.is_code()) raise_fault(kGP, selector_error(sel));
+  Segment cs = check_far_target(cpu, sel, d);
   check_offset(cpu, cs, offset);
   s.seg[CS] = cs;
   s.rip = offset;
@@ -159,7 +178,11 @@ uint64_t h_far_call(TcgCpu& cpu, uint64_t p, uint64_t selector, uint64_t offset,
     s.rip = offset;
     return 0;
   }
-  Segment cs = far_destination(cpu, sel);
+  if ((sel & 0xfffc) == 0) raise_fault(kGP, 0);
+  SegmentDescriptor d = read_descriptor(cpu, sel);
+  if (far_through_system_descriptor(cpu, sel, d, true, next_rip)) return 0;
+  if (!d.is_code()) raise_fault(kGP, selector_error(sel));
+  Segment cs = check_far_target(cpu, sel, d);
   check_offset(cpu, cs, offset);
   st.push(s.seg[CS].selector, osz);
   st.push(next_rip, osz);
@@ -211,7 +234,7 @@ uint64_t h_far_ret(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
   return 0;
 }
 
-uint64_t h_iret(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
+uint64_t h_iret(TcgCpu& cpu, uint64_t p, uint64_t next_rip, uint64_t, uint64_t) {
   CpuState& s = cpu.s;
   unsigned osz = hp_size(p);
   unsigned ssz = stack_size(s);
@@ -233,8 +256,14 @@ uint64_t h_iret(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
     return 0;
   }
 
-  if ((s.rflags & rflags::NT) && !s.long_mode_active()) raise_fault(kGP, 0);  // task return: not yet
   const bool lm = s.long_mode_active();
+  if (s.rflags & rflags::NT) {
+    // Return from a nested task along the back-link of the current TSS; IA-32e mode has none.
+    if (lm) raise_fault(kGP, 0);
+    uint16_t link = uint16_t(cpu.read_system(s.tr.base, 2));
+    task_switch(cpu, link, TaskSwitchReason::kIret, next_rip);
+    return 0;
+  }
   uint64_t ip = stack_read(cpu, 0, osz);
   uint16_t sel = uint16_t(stack_read(cpu, osz, osz));
   uint64_t fl = stack_read(cpu, 2 * osz, osz);

@@ -55,7 +55,17 @@ uint64_t h_string(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
 
   for (unsigned i = 0;; ++i) {
     if (rep) {
-      if ((s.gpr[RCX] & amask) == 0) return 1;
+      if ((s.gpr[RCX] & amask) == 0) {
+        // With 32-bit addressing and a zero count nothing iterates, yet this Intel CPU still
+        // writes ECX (clearing bits 63:32), and REP MOVS/STOS also ESI/EDI; LODS/CMPS/SCAS
+        // leave ESI/EDI alone (tests/guest/cpu_string.asm, checked on hardware).
+        if (i == 0 && asz == 4) {
+          write_gpr(s, RCX, 4, s.gpr[RCX]);
+          if (op == kMovs) write_gpr(s, RSI, 4, s.gpr[RSI]);
+          if (op == kMovs || op == kStos) write_gpr(s, RDI, 4, s.gpr[RDI]);
+        }
+        return 1;
+      }
       if (i == kIterationsPerSlice) return 0;
     }
     uint64_t si = s.gpr[RSI] & amask, di = s.gpr[RDI] & amask;

@@ -1,6 +1,7 @@
 // System instructions: CPUID (from the table), TSC, MSRs, control/debug registers, descriptor
 // table registers, LDTR/TR, SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS, CMPXCHG8B.
 #include "cpu/descriptors.h"
+#include "tcg/debug_events.h"
 #include "tcg/helpers.h"
 #include "tcg/segment_loader.h"
 
@@ -177,8 +178,19 @@ uint64_t h_write_cr(TcgCpu& cpu, uint64_t p, uint64_t v, uint64_t, uint64_t) {
   }
 }
 
+// DR7.GD (general detect): any MOV DR faults with #DB and DR6.BD before it executes, so a
+// debugger can guard its registers (SDM 17.2.4). The processor clears GD for the handler.
+static void check_general_detect(TcgCpu& cpu) {
+  CpuState& s = cpu.s;
+  if (!(s.dr7 & dr7::GD)) return;
+  s.dr6 |= dr6::BD;
+  s.dr7 &= ~dr7::GD;
+  raise_fault(kDB);
+}
+
 uint64_t h_read_dr(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
   const CpuState& s = cpu.s;
+  check_general_detect(cpu);
   if ((p == 4 || p == 5) && (s.cr4 & cr4::DE)) raise_fault(kUD);
   switch (p) {
     case 0: case 1: case 2: case 3: return s.dr[p];
@@ -189,6 +201,7 @@ uint64_t h_read_dr(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
 
 uint64_t h_write_dr(TcgCpu& cpu, uint64_t p, uint64_t v, uint64_t, uint64_t) {
   CpuState& s = cpu.s;
+  check_general_detect(cpu);
   if ((p == 4 || p == 5) && (s.cr4 & cr4::DE)) raise_fault(kUD);
   if ((p >= 4) && (v >> 32)) raise_fault(kGP, 0);
   switch (p) {
@@ -196,6 +209,7 @@ uint64_t h_write_dr(TcgCpu& cpu, uint64_t p, uint64_t v, uint64_t, uint64_t) {
     case 4: case 6: s.dr6 = (v & 0x1e00f) | 0xffff0ff0; break;
     default: s.dr7 = (v & 0xffff2bff) | 0x400; break;
   }
+  debug_registers_changed(cpu);
   return 0;
 }
 

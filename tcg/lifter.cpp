@@ -6,6 +6,14 @@ namespace janus::tcg {
 
 namespace lift_detail {
 
+// A near branch whose target lies beyond the CS limit faults at the branch itself, with RIP
+// still on it (SDM: JMP/Jcc/CALL/RET "#GP(0) if the target is beyond the code segment limit").
+// 64-bit code has no limit; real and virtual-8086 code wraps IP at 64 KiB inside a 64 KiB limit.
+static void near_branch_limit(IrBuilder& b, const BlockMode& m, Temp target, Temp taken = kNoTemp) {
+  if (!m.protected_mode || m.v86 || m.code == CodeSize::k64) return;
+  b.call(h_near_branch_limit, 0, target, taken == kNoTemp ? b.constant(1) : taken);
+}
+
 LiftResult Lifter::primary() {
   const uint8_t op = d.opcode;
   const unsigned bsz = (op & 1) ? osz : 1;  // byte/full-size pairs
@@ -71,9 +79,26 @@ LiftResult Lifter::primary() {
     }
     case 0x60: b.call(h_pusha, hp(0, osz)); return kNext;
     case 0x61: b.call(h_popa, hp(0, osz)); return kNext;
+    case 0x62: {  // BOUND (64-bit code: 62 is EVEX, refused by the decoder)
+      if (d.mod == 3) return raise(kUD);
+      Temp lower = b.load(mem_seg(), ea(), osz);
+      Temp upper = b.load(mem_seg(), ea_plus(osz), osz);
+      b.call(h_bound, hp(0, osz), reg(d.reg, osz), lower, upper);
+      return kNext;
+    }
     case 0x63:
-      if (!code64()) return kUnimpl;  // ARPL
-      set(d.reg, osz, osz == 8 ? b.sext(4, rm(4)) : rm(osz == 2 ? 2 : 4));
+      if (!code64()) {  // ARPL r/m16, r16: raise the RPL of the destination to the source's
+        if (!m.protected_mode || m.v86) return raise(kUD);
+        Temp dst = rm(2), src = reg(d.reg, 2);
+        Temp three = b.constant(3);
+        Temp src_rpl = b.binary(Opc::kAnd, 2, src, three);
+        Temp raise_rpl = b.cmp(CmpKind::kLtu, 2, b.binary(Opc::kAnd, 2, dst, three), src_rpl);
+        Temp adjusted = b.binary(Opc::kOr, 2, b.binary(Opc::kAnd, 2, dst, b.constant(0xfffc)), src_rpl);
+        set_rm(2, b.select(raise_rpl, adjusted, dst));
+        b.call(h_set_zf, 0, raise_rpl);
+        return kNext;
+      }
+      set(d.reg, osz, osz == 8 ? b.sext(4, rm(4)) : rm(osz == 2 ? 2 : 4));  // MOVSXD
       return kNext;
     case 0x68: case 0x6a:
       push(imm(stack_osz()), stack_osz());
@@ -91,8 +116,12 @@ LiftResult Lifter::primary() {
     case 0x6e: case 0x6f: return string_op(kOuts, bsz == 1 ? 1 : (osz == 8 ? 4 : osz));
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
-      b.branch(b.cond(op & 0xf), rel_target(), next);
+    {
+      Temp c = b.cond(op & 0xf);
+      near_branch_limit(b, m, b.constant(rel_target()), c);
+      b.branch(c, rel_target(), next);
       return kEnd;
+    }
     case 0x80: case 0x81: case 0x82: case 0x83: {
       unsigned size = op == 0x81 || op == 0x83 ? osz : 1;
       alu(d.reg & 7, size, true, imm(size));
@@ -211,15 +240,17 @@ LiftResult Lifter::primary() {
       b.set_reg(r, osz, b.constant(d.imm & mask_of(osz)));
       return kNext;
     }
-    case 0xc0: case 0xc1: shift(d.reg & 7, bsz, b.constant(d.imm)); return kNext;
+    case 0xc0: case 0xc1: shift(d.reg & 7, bsz, b.constant(d.imm), d.mod == 3); return kNext;
     case 0xd0: case 0xd1: shift(d.reg & 7, bsz, b.constant(1)); return kNext;
     case 0xd2: case 0xd3: shift(d.reg & 7, bsz, b.get_reg(RCX, 1)); return kNext;
     case 0xc2: case 0xc3: {
       Temp nsp;
       Temp v = pop(osz, nsp);
       if (op == 0xc2) nsp = b.add(ssz, nsp, b.constant(d.imm));
+      Temp target = ip_value(v);
+      near_branch_limit(b, m, target);
       b.set_reg(RSP, ssz, nsp);
-      b.jmp_indirect(ip_value(v));
+      b.jmp_indirect(target);
       return kEnd;
     }
     case 0xc4: return load_far_pointer(ES);
@@ -247,7 +278,7 @@ LiftResult Lifter::primary() {
     case 0xcd: b.call(h_int, hp(d.imm & 0xff, 0), b.constant(next)); b.exit(); return kEnd;
     case 0xce: b.call(h_int, hp(4, 2), b.constant(next)); b.exit(); return kEnd;
     case 0xf1: b.call(h_int, hp(1, 3), b.constant(next)); b.exit(); return kEnd;
-    case 0xcf: b.call(h_iret, hp(0, osz)); b.exit(); return kEnd;
+    case 0xcf: b.call(h_iret, hp(0, osz), b.constant(next)); b.exit(); return kEnd;
     case 0xd6: b.set_reg(RAX, 1, b.call(h_flag_op, kSalc)); return kNext;
     case 0xd7: {
       Temp addr = b.add(asz, b.get_reg(RBX, asz), b.get_reg(RAX, 1));
@@ -261,12 +292,17 @@ LiftResult Lifter::primary() {
         Temp zf = b.cond(op == 0xe1 ? 4 : 5);  // LOOPE: ZF=1, LOOPNE: ZF=0
         c = b.binary(Opc::kAnd, 1, c, zf);
       }
+      near_branch_limit(b, m, b.constant(rel_target()), c);
       b.set_reg(RCX, asz, cnt);
       b.branch(c, rel_target(), next);
       return kEnd;
     }
     case 0xe3:
-      b.branch(b.cmp(CmpKind::kEq, asz, b.get_reg(RCX, asz), b.constant(0)), rel_target(), next);
+    {
+      Temp c = b.cmp(CmpKind::kEq, asz, b.get_reg(RCX, asz), b.constant(0));
+      near_branch_limit(b, m, b.constant(rel_target()), c);
+      b.branch(c, rel_target(), next);
+    }
       return kEnd;
     case 0xe4: case 0xe5: case 0xec: case 0xed: {
       unsigned size = (op & 1) ? (osz == 8 ? 4 : osz) : 1;
@@ -281,13 +317,17 @@ LiftResult Lifter::primary() {
       return kNext;
     }
     case 0xe8: {
+      near_branch_limit(b, m, b.constant(rel_target()));
       push(b.constant(next), osz);
       b.jmp(rel_target());
       return kEnd;
     }
-    case 0xe9: case 0xeb: b.jmp(rel_target()); return kEnd;
+    case 0xe9: case 0xeb:
+      near_branch_limit(b, m, b.constant(rel_target()));
+      b.jmp(rel_target());
+      return kEnd;
     case 0xea:
-      b.call(h_far_jmp, hp(0, osz), b.constant(d.imm2), b.constant(d.imm));
+      b.call(h_far_jmp, hp(0, osz), b.constant(d.imm2), b.constant(d.imm), b.constant(next));
       b.exit();
       return kEnd;
     case 0xf4:
@@ -329,9 +369,10 @@ LiftResult Lifter::primary() {
       switch (d.reg & 7) {
         case 0: case 1: incdec(d.reg & 1, osz, true, 0); return kNext;
         case 2: {
-          Temp target = rm(osz);
+          Temp target = ip_value(rm(osz));
+          near_branch_limit(b, m, target);
           push(b.constant(next), osz);
-          b.jmp_indirect(ip_value(target));
+          b.jmp_indirect(target);
           return kEnd;
         }
         case 3: case 5: {
@@ -339,11 +380,16 @@ LiftResult Lifter::primary() {
           Temp off = b.load(mem_seg(), ea(), osz);
           Temp sel = b.load(mem_seg(), ea_plus(osz), 2);
           if ((d.reg & 7) == 3) b.call(h_far_call, hp(0, osz), sel, off, b.constant(next));
-          else b.call(h_far_jmp, hp(0, osz), sel, off);
+          else b.call(h_far_jmp, hp(0, osz), sel, off, b.constant(next));
           b.exit();
           return kEnd;
         }
-        case 4: b.jmp_indirect(ip_value(rm(osz))); return kEnd;
+        case 4: {
+          Temp target = ip_value(rm(osz));
+          near_branch_limit(b, m, target);
+          b.jmp_indirect(target);
+          return kEnd;
+        }
         case 6: push(rm(stack_osz()), stack_osz()); return kNext;
         default: return raise(kUD);
       }
@@ -365,9 +411,26 @@ LiftResult Lifter::group_0f00() {
       if (privileged()) return raise(kGP, 0);
       b.call((d.reg & 7) == 2 ? h_lldt : h_ltr, 0, rm(2));
       return kNext;
+    case 4: case 5: {  // VERR/VERW: ZF only
+      Temp r = b.call(h_descriptor_query, (d.reg & 7) == 4 ? kVerr : kVerw, rm(2));
+      b.call(h_set_zf, 0, b.binary(Opc::kShr, 8, r, b.constant(32)));
+      return kNext;
+    }
     default:
-      return kUnimpl;  // VERR/VERW
+      return kUnimpl;
   }
+}
+
+// LAR/LSL: the access rights or limit of a descriptor, written only when ZF comes out set.
+LiftResult Lifter::descriptor_query(unsigned query) {
+  if (!m.protected_mode || m.v86) return raise(kUD);
+  Temp r = b.call(h_descriptor_query, query, rm(2));
+  Temp ok = b.binary(Opc::kShr, 8, r, b.constant(32));
+  Temp value = b.zext(4, r);
+  if (osz == 2) set(d.reg, 2, b.select(ok, value, b.get_reg(d.reg, 2)));
+  else b.set_reg(d.reg, 8, b.select(ok, value, b.get_reg(d.reg, 8)));
+  b.call(h_set_zf, 0, ok);
+  return kNext;
 }
 
 LiftResult Lifter::group_0f01() {
@@ -417,6 +480,8 @@ LiftResult Lifter::secondary() {
   switch (op) {
     case 0x00: return group_0f00();
     case 0x01: return group_0f01();
+    case 0x02: return descriptor_query(kLar);
+    case 0x03: return descriptor_query(kLsl);
     case 0x05:
       if (!code64()) return raise(kUD);
       b.call(h_syscall, 0, b.constant(next));
@@ -470,9 +535,12 @@ LiftResult Lifter::secondary() {
       return kNext;
     }
     case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
-    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f:
-      b.branch(b.cond(op & 0xf), rel_target(), next);
+    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
+      Temp c = b.cond(op & 0xf);
+      near_branch_limit(b, m, b.constant(rel_target()), c);
+      b.branch(c, rel_target(), next);
       return kEnd;
+    }
     case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
     case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
       set_rm(1, b.cond(op & 0xf));
@@ -532,8 +600,12 @@ LiftResult Lifter::secondary() {
         if (d.mod == 3) b.set_reg(d.rm, 8, b.select(eq, src, b.get_reg(d.rm, 8)));
         else set_rm(size, b.select(eq, src, dst));
         b.set_reg(RAX, 8, b.select(eq, b.get_reg(RAX, 8), dst));
-      } else {
+      } else if (d.mod == 3) {
+        // Accumulator first: with the accumulator as destination, success stores the source.
+        b.set_reg(RAX, size, b.select(eq, acc, dst));
         set_rm(size, b.select(eq, src, dst));
+      } else {
+        set_rm(size, b.select(eq, src, dst));  // the store first: it may fault
         b.set_reg(RAX, size, b.select(eq, acc, dst));
       }
       b.set_flags(kCcSub, size, b.sub(size, acc, dst), dst);
@@ -548,7 +620,13 @@ LiftResult Lifter::secondary() {
       set(d.reg, osz, b.sext(from, rm(from)));
       return kNext;
     }
+    case 0xb8:  // F3 0F B8: POPCNT (without F3 it is JMPE, which x86-64 CPUs do not have)
+      if (d.rep != 0xf3) return raise(kUD);
+      return bit_count(kPopcnt);
     case 0xbc: case 0xbd: {
+      // F3 0F BD is LZCNT (CPUID ABM). F3 0F BC is TZCNT: BMI1 is not advertised, but CPUs that
+      // have it (the KVM oracle's host, any VM on one) run TZCNT whatever CPUID says, so do we.
+      if (d.rep == 0xf3) return bit_count(op == 0xbd ? kLzcnt : kTzcnt);
       // A zero source leaves the whole destination untouched (even bits 63:32 of a 32-bit one).
       Temp src = rm(osz);
       Temp old = b.get_reg(d.reg, 8);
@@ -562,13 +640,22 @@ LiftResult Lifter::secondary() {
       unsigned size = op == 0xc0 ? 1 : osz;
       Temp a = rm(size), r = reg(d.reg, size);
       Temp sum = b.add(size, a, r);
-      set_rm(size, sum);
-      set(d.reg, size, a);
+      if (d.mod == 3) {  // source first: XADD of a register with itself leaves the sum
+        set(d.reg, size, a);
+        set_rm(size, sum);
+      } else {
+        set_rm(size, sum);  // the store first: it may fault
+        set(d.reg, size, a);
+      }
       b.set_flags(kCcAdd, size, sum, r);
       return kNext;
     }
     case 0xc7:
-      if ((d.reg & 7) != 1 || d.mod == 3 || d.rex_w()) return kUnimpl;  // CMPXCHG16B: no CX16
+      if ((d.reg & 7) != 1 || d.mod == 3) return kUnimpl;
+      if (d.rex_w()) {  // CMPXCHG16B
+        b.call(h_cmpxchg16b, mem_seg(), ea());
+        return kNext;
+      }
       b.call(h_cmpxchg8b, mem_seg(), ea());
       return kNext;
     case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf: {

@@ -159,13 +159,23 @@ class Lifter {
     b.set_flags(kind, size, r, src, cin);
   }
 
-  void shift(unsigned op, unsigned size, Temp count_raw) {
+  // imm_reg_count: C0/C1 (imm8 count) with a register destination, whose ROL/ROR OF rule differs.
+  void shift(unsigned op, unsigned size, Temp count_raw, bool imm_reg_count = false) {
     Temp count = b.binary(Opc::kAnd, 1, count_raw, b.constant(size == 8 ? 0x3f : 0x1f));
     Temp v = rm(size);
     Temp r = b.call(h_shift_result, hp(op, size), v, count);
-    Temp f = b.call(h_shift_flags, hp(op, size), v, count);
+    Temp f = b.call(h_shift_flags, hp(op, size, imm_reg_count ? kShiftImmCount : 0), v, count);
     set_rm(size, r);
     b.set_flags(kCcEflags, size, f, f);
+  }
+
+  LiftResult bit_count(BitCountOp kind) {  // POPCNT / LZCNT / TZCNT r, r/m
+    Temp src = rm(osz);
+    Temp r = b.call(h_bitcount, hp(kind, osz), src);
+    Temp f = b.call(h_bitcount_flags, hp(kind, osz), src);
+    set(d.reg, osz, r);
+    b.set_flags(kCcEflags, osz, f, f);
+    return LiftResult::kContinue;
   }
 
   void incdec(bool dec, unsigned size, bool use_rm, unsigned r) {
@@ -241,9 +251,14 @@ class Lifter {
     return kNext;
   }
 
+  // A 32/64-bit PUSH of a segment register moves RSP by the operand size but writes only the
+  // 16-bit selector: the rest of the slot keeps its old bytes (SDM PUSH: "recent Core and Atom
+  // processors perform a 16-bit move, leaving the upper portion of the stack location unmodified").
   LiftResult push_segment(unsigned seg) {
     Temp sel = b.call(h_read_selector, 2 + seg);
-    push(sel, stack_osz());
+    Temp nsp = b.sub(ssz, rsp(), b.constant(stack_osz()));
+    b.store(SS, nsp, sel, 2);
+    b.set_reg(RSP, ssz, nsp);
     return kNext;
   }
 
@@ -251,6 +266,7 @@ class Lifter {
   LiftResult secondary();
   LiftResult group_0f00();
   LiftResult group_0f01();
+  LiftResult descriptor_query(unsigned query);  // LAR, LSL
   // x87 (D8-DF, FWAIT) and FXSAVE/FXRSTOR/FNSAVE/FRSTOR: tcg/lift_x87.cpp.
   LiftResult x87();
   // SSE/SSE2 (0F, 0F 38, 0F 3A maps with 66/F2/F3) and LDMXCSR/STMXCSR: tcg/lift_sse.cpp.

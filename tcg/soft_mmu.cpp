@@ -66,7 +66,8 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   if (writable_now) e.write_checked = true;
   if (kind == AccessKind::kExecute) e.exec_checked = true;
   if (kind != AccessKind::kExecute) e.read_checked = true;
-  if (e.host) {
+  // No fast tag for a non-canonical page: a fast hit then proves the address canonical.
+  if (e.host && is_canonical(page)) {
     if (kind == AccessKind::kExecute) e.tag_exec = page;
     else e.tag_read = page;
     if (writable_now && !e.readonly && !(observer_ && observer_->is_code_page(phys_page))) e.tag_write = page;

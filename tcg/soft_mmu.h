@@ -44,6 +44,18 @@ class SoftMmu {
     if (e.tag_write == (linear & ~0xfffull) && (linear & 0xfff) + size <= 4096) return store_host(e.host + (linear & 0xfff), size, value);
     write_slow(linear, size, value, user);
   }
+  // The TLB hit path alone: the host address of [linear, linear+size) when one fast entry covers
+  // it, else null (the caller takes its checked slow path). A hit implies a canonical page.
+  uint8_t* read_ptr(uint64_t linear, unsigned size, bool user) const {
+    const TlbEntry& e = tlb_[user][(linear >> 12) & (kTlbSize - 1)];
+    if (e.tag_read == (linear & ~0xfffull) && (linear & 0xfff) <= 4096 - size) return e.host + (linear & 0xfff);
+    return nullptr;
+  }
+  uint8_t* write_ptr(uint64_t linear, unsigned size, bool user) const {
+    const TlbEntry& e = tlb_[user][(linear >> 12) & (kTlbSize - 1)];
+    if (e.tag_write == (linear & ~0xfffull) && (linear & 0xfff) <= 4096 - size) return e.host + (linear & 0xfff);
+    return nullptr;
+  }
   // Checks that [linear, linear+size) is writable without writing (for multi-store instructions).
   void probe_write(uint64_t linear, unsigned size, bool user);
 
@@ -65,6 +77,9 @@ class SoftMmu {
 
   uint64_t misses() const { return misses_; }
 
+  static uint64_t load_host(const uint8_t* p, unsigned size);
+  static void store_host(uint8_t* p, unsigned size, uint64_t v);
+
  private:
   // Fast tags hit only when the access may go straight to host memory; tag_checked says the
   // page was walked for the *_checked kinds (slow path without another walk: MMIO, ROM, code).
@@ -79,8 +94,6 @@ class SoftMmu {
 
   TlbEntry& entry(uint64_t linear, bool user) { return tlb_[user][(linear >> 12) & (kTlbSize - 1)]; }
   uint64_t linear_mask() const { return state_.long_mode_active() ? ~0ull : 0xffffffffull; }
-  static uint64_t load_host(const uint8_t* p, unsigned size);
-  static void store_host(uint8_t* p, unsigned size, uint64_t v);
   // Walks and fills the TLB for one page and access kind; returns the physical address.
   uint64_t fill(uint64_t linear, AccessKind kind, bool user);
   uint64_t read_slow(uint64_t linear, unsigned size, bool user);

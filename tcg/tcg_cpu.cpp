@@ -1,6 +1,7 @@
 #include "tcg/tcg_cpu.h"
 
 #include "hw/clock.h"
+#include "tcg/debug_events.h"
 
 namespace janus::tcg {
 
@@ -30,11 +31,16 @@ uint64_t TcgCpu::linear_address(unsigned seg, uint64_t offset, unsigned size, bo
 }
 
 uint64_t TcgCpu::load(unsigned seg, uint64_t offset, unsigned size) {
-  return mmu.read(linear_address(seg, offset, size, false), size, user_mode());
+  uint64_t linear = linear_address(seg, offset, size, false);
+  uint64_t v = mmu.read(linear, size, user_mode());
+  if (data_watch) note_data_access(*this, linear, size, false);
+  return v;
 }
 
 void TcgCpu::store(unsigned seg, uint64_t offset, unsigned size, uint64_t value) {
-  mmu.write(linear_address(seg, offset, size, true), size, value, user_mode());
+  uint64_t linear = linear_address(seg, offset, size, true);
+  mmu.write(linear, size, value, user_mode());
+  if (data_watch) note_data_access(*this, linear, size, true);
 }
 
 uint64_t TcgCpu::tsc() const { return ctx.clock.now_ns() * (kTscHz / 1'000'000'000ull) + tsc_offset; }

@@ -52,6 +52,14 @@ class TcgCpu {
   bool stop_block = false;      // leave the current block at the next instruction boundary
   int64_t tsc_offset = 0;
 
+  // Debug exceptions (tcg/debug_events.cpp): data breakpoints hit by the current instruction
+  // (DR6 B0-B3 bits), #DB conditions held back by a MOV SS/POP SS shadow, and whether loads and
+  // stores must be compared with DR0-DR3 at all (DR7 enables a data breakpoint).
+  uint64_t debug_data_hits = 0;
+  uint64_t debug_deferred = 0;
+  bool data_watch = false;
+  uint64_t events_delivered = 0;  // exceptions/interrupts delivered so far (INT n detection)
+
   // RFLAGS with the lazy arithmetic flags folded in, and the reverse.
   uint64_t rflags() const { return (s.rflags & ~kArithFlags) | cc.compute() | rflags::FIXED1; }
   void set_rflags(uint64_t v) {

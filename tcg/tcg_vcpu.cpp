@@ -1,6 +1,7 @@
 #include "tcg/tcg_vcpu.h"
 
 #include "hw/clock.h"
+#include "tcg/debug_events.h"
 #include "tcg/event_delivery.h"
 
 namespace janus::tcg {
@@ -24,6 +25,7 @@ void TcgVcpu::set_state(const CpuState& state) {
   cpu_.s = state;
   cpu_.set_rflags(state.rflags);
   cpu_.set_tsc(state.tsc);
+  debug_registers_changed(cpu_);
   cpu_.paging_changed(false);
   cache_.flush_jump_cache();
 }
@@ -90,7 +92,14 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
 
     // One instruction at a time while single-stepping or in an STI/MOV SS interrupt shadow.
     const bool shadow = s.events.interrupt_shadow != 0;
-    const bool single = single_step_ || shadow;
+    const bool debug = debug_active(cpu_);  // #DB conditions are checked per instruction
+    const bool single = single_step_ || shadow || debug;
+    DebugStep step;
+    if (debug && debug_before_instruction(cpu_, step)) {  // instruction breakpoint: #DB fault
+      prev = nullptr;
+      if (single_step_) return {VcpuExit::Reason::kSingleStep, {}};
+      continue;
+    }
     Block* block = nullptr;
     if (prev && !single && prev_end != BlockEnd::kUnchained) {
       block = prev->chain[static_cast<int>(prev_end)];
@@ -113,6 +122,11 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
     cache_.set_running(nullptr);
     ++cpu_.stats.blocks_executed;
     cpu_.stats.blocks_invalidated = cache_.invalidations();
+    if (test_fault_at_ && cpu_.stats.instructions >= test_fault_at_) {
+      s.gpr[RAX] ^= 1;
+      test_fault_at_ = 0;
+    }
+    if (debug) debug_after_instruction(cpu_, step);
     if (shadow) s.events.interrupt_shadow = 0;
     prev = block->valid ? block : nullptr;
     prev_end = end;

@@ -21,6 +21,9 @@ class TcgVcpu final : public Vcpu {
   void set_state(const CpuState& state) override;
   void request_exit() override { exit_request_.store(true, std::memory_order_release); }
   void set_single_step(bool on) override { single_step_ = on; }
+  // Test only (cross-check's self-test): after the block that retires the Nth instruction,
+  // flip bit 0 of RAX once, as a wrong result of that instruction would. 0 = off.
+  void inject_test_fault(uint64_t nth_instruction) { test_fault_at_ = nth_instruction; }
 
   const TcgStats& stats() const { return cpu_.stats; }
   unsigned index() const { return index_; }
@@ -39,6 +42,7 @@ class TcgVcpu final : public Vcpu {
   std::atomic<bool> exit_request_{false};
   bool single_step_ = false;
   uint64_t seen_tlb_epoch_ = 0;
+  uint64_t test_fault_at_ = 0;
 };
 
 }  // namespace janus::tcg

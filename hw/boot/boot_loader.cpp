@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "hw/acpi/acpi_tables.h"
 #include "hw/boot/bios_loader.h"
 #include "hw/boot/image_file.h"
 #include "hw/boot/linux_loader.h"
@@ -40,7 +41,11 @@ CpuState load_guest(GuestMemory& mem, const BootConfig& config) {
   if (!config.bios.empty()) load_bios(mem, config.bios);  // mapped for the guest, but not run
 
   const auto head = read_image_head(config.kernel, "kernel", kProbeBytes);
-  if (looks_like_bzimage(head)) return load_linux(mem, {config.kernel, config.initrd, config.append});
+  // Without firmware to build them, Janus provides the ACPI tables (in the BIOS area, where a
+  // Multiboot kernel's RSDP scan finds them too). Installed before the kernel: a kernel that
+  // loads itself over the BIOS area wins.
+  const uint64_t rsdp = install_acpi_tables(mem).value_or(0);
+  if (looks_like_bzimage(head)) return load_linux(mem, {config.kernel, config.initrd, config.append, rsdp});
   if (is_multiboot(head)) return load_multiboot(mem, {config.kernel, config.append, split_module_list(config.initrd)});
   throw std::runtime_error("kernel '" + config.kernel + "' is neither a bzImage nor a Multiboot image");
 }

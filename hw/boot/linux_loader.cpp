@@ -40,6 +40,7 @@ constexpr uint64_t kPrefAddress = 0x258;
 constexpr uint64_t kInitSize = 0x260;
 }  // namespace hdr
 namespace zp {
+constexpr uint64_t kAcpiRsdpAddr = 0x070;  // boot protocol 2.14+
 constexpr uint64_t kExtRamdiskImage = 0x0c0;
 constexpr uint64_t kExtRamdiskSize = 0x0c4;
 constexpr uint64_t kE820Entries = 0x1e8;
@@ -54,6 +55,7 @@ constexpr uint32_t kHdrS = 0x53726448;  // "HdrS" little-endian
 constexpr uint16_t kMinProtocol = 0x0206;  // cmdline_size exists from 2.06
 constexpr uint16_t kXloadflagsProtocol = 0x020c;
 constexpr uint16_t kInitSizeProtocol = 0x020a;
+constexpr uint16_t kAcpiRsdpProtocol = 0x020e;
 constexpr uint8_t kLoadedHigh = 0x01, kCanUseHeap = 0x80;
 constexpr uint16_t kXlfKernel64 = 0x0001;
 constexpr uint8_t kTypeOfLoaderUndefined = 0xff;
@@ -143,9 +145,20 @@ template <typename T> void put_le(std::vector<uint8_t>& page, uint64_t offset, T
   for (unsigned i = 0; i < sizeof(T); i++) page[offset + i] = static_cast<uint8_t>(uint64_t{value} >> (8 * i));
 }
 
+// The PC map plus, when Janus installed ACPI tables, their window as reserved (it lies in the
+// hole between 640 KiB and 1 MiB, which the PC map leaves out).
+std::vector<E820Entry> linux_e820_map(const GuestMemory& mem, uint64_t acpi_rsdp) {
+  auto map = pc_e820_map(mem);
+  if (!acpi_rsdp) return map;
+  E820Entry acpi{layout::kAcpiTablesBase, layout::kAcpiTablesSize, e820_type::kReserved};
+  auto at = std::find_if(map.begin(), map.end(), [&](const E820Entry& e) { return e.addr > acpi.addr; });
+  map.insert(at, acpi);
+  return map;
+}
+
 // boot_params: zeroed, then the kernel's setup header, then what the loader tells the kernel.
 std::vector<uint8_t> build_boot_params(const ImageReader& image, const BzImage& k, const GuestMemory& mem,
-                                       uint64_t initrd_addr, uint64_t initrd_size) {
+                                       uint64_t initrd_addr, uint64_t initrd_size, uint64_t acpi_rsdp) {
   std::vector<uint8_t> bp(zp::kSize, 0);
   auto header = image.slice(hdr::kSetupSects, k.header_end - hdr::kSetupSects);
   std::copy(header.begin(), header.end(), bp.begin() + hdr::kSetupSects);
@@ -159,7 +172,9 @@ std::vector<uint8_t> build_boot_params(const ImageReader& image, const BzImage& 
   put_le<uint32_t>(bp, zp::kExtRamdiskImage, static_cast<uint32_t>(initrd_addr >> 32));
   put_le<uint32_t>(bp, zp::kExtRamdiskSize, static_cast<uint32_t>(initrd_size >> 32));
 
-  auto map = pc_e820_map(mem);
+  if (acpi_rsdp && k.version >= kAcpiRsdpProtocol) put_le<uint64_t>(bp, zp::kAcpiRsdpAddr, acpi_rsdp);
+
+  auto map = linux_e820_map(mem, acpi_rsdp);
   if (map.size() > zp::kE820Max) map.resize(zp::kE820Max);
   bp[zp::kE820Entries] = static_cast<uint8_t>(map.size());
   for (size_t i = 0; i < map.size(); i++) {
@@ -253,7 +268,8 @@ CpuState load_linux(GuestMemory& mem, const LinuxBootOptions& options) {
   }
 
   write_cmdline(mem, k, options.cmdline, name);
-  write_guest(mem, layout::kZeroPage, build_boot_params(image, k, mem, initrd_addr, initrd_size), "boot_params");
+  write_guest(mem, layout::kZeroPage, build_boot_params(image, k, mem, initrd_addr, initrd_size, options.acpi_rsdp),
+              "boot_params");
   setup_identity_page_tables(mem);
   setup_boot_gdt_and_idt(mem);
   return linux_entry_state();

@@ -15,6 +15,9 @@ struct LinuxBootOptions {
   std::string kernel_path;
   std::string initrd_path;  // empty: no initrd
   std::string cmdline;
+  // Guest address of the ACPI RSDP that Janus installed (hw/acpi), 0 for none. When set, the
+  // kernel gets it in boot_params.acpi_rsdp_addr and the table window is reserved in e820.
+  uint64_t acpi_rsdp = 0;
 };
 
 // Loads the kernel at 1 MiB, the initrd as high as the kernel allows, and builds boot_params

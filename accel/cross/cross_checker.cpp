@@ -1,0 +1,330 @@
+#include "accel/cross/cross_checker.h"
+
+#include <algorithm>
+#include <deque>
+
+#include "cpu/guest_virtual_memory.h"
+#include "hw/clock.h"
+#include "hw/guest_memory_access.h"
+#include "tcg/x86_decoder.h"
+
+namespace janus::cross {
+
+namespace {
+
+// A REP-prefixed string instruction: KVM single-steps it one iteration at a time (TF traps
+// after each iteration), the software CPU runs up to 4096 iterations per step.
+bool is_rep_string(const tcg::DecodedInsn& d) {
+  if (d.status != tcg::DecodeStatus::kOk || !d.rep || d.map != tcg::OpcodeMap::kPrimary) return false;
+  uint8_t o = d.opcode;
+  return (o >= 0x6c && o <= 0x6f) || (o >= 0xa4 && o <= 0xa7) || (o >= 0xaa && o <= 0xaf);
+}
+
+// RDTSC, RDTSCP and RDMSR of IA32_TSC read the time stamp counter, which each backend keeps
+// from its own clock: the follower is given the leader's value (it reads it from a frozen clock).
+bool reads_tsc(const tcg::DecodedInsn& d, const CpuState& s) {
+  if (d.status != tcg::DecodeStatus::kOk || d.map != tcg::OpcodeMap::k0F) return false;
+  if (d.opcode == 0x31) return true;
+  if (d.opcode == 0x01 && d.modrm == 0xf9) return true;
+  return d.opcode == 0x32 && uint32_t(s.gpr[RCX]) == 0x10;
+}
+
+tcg::CodeSize code_size_of(const CpuState& s) {
+  if (s.in_64bit_code()) return tcg::CodeSize::k64;
+  if (s.protected_mode() && !s.v86_mode() && s.seg[CS].db()) return tcg::CodeSize::k32;
+  return tcg::CodeSize::k16;
+}
+
+}  // namespace
+
+CrossChecker::CrossChecker(CrossParts parts, uint64_t full_memory_check_interval)
+    : p_(parts), full_interval_(full_memory_check_interval),
+      tracker_(std::make_unique<WriteTracker>(parts.follower_memory)) {}
+
+CrossChecker::~CrossChecker() { p_.leader_io.on_access = nullptr; }
+
+void CrossChecker::set_state(const CpuState& state) {
+  p_.leader.set_state(state);
+  p_.follower.set_state(state);
+  leader_state_ = p_.leader.get_state();
+  // Re-applied after every state change: KVM folds its single-step flag into the RFLAGS it loads.
+  leader_stepping_ = leader_can_single_step(leader_state_);
+  p_.leader.set_single_step(leader_stepping_);
+  p_.follower.set_single_step(true);
+}
+
+// Under the paravirtual KVM (kvm_pvm) CPL3 code runs on the CPU as a host user process and a
+// single-step trap there is delivered into the guest as #DB instead of exiting to Janus; CPL0
+// and real-mode code run in the host kernel's emulator, which single-steps correctly.
+// IRET, SYSRET, SYSEXIT and far RET can drop to CPL3, where a single-step trap would go into the
+// guest (see leader_can_single_step): the leader runs them without single-stepping.
+bool CrossChecker::may_enter_user_mode(const CpuState& s) {
+  if (p_.leader_kernel_native || s.cpl() == 3 || !s.protected_mode()) return false;
+  ExecutedInsn e = fetch(s, p_.leader_memory);
+  tcg::DecodedInsn d = tcg::decode_x86(std::span<const uint8_t>(e.bytes.data(), e.length), code_size_of(s));
+  if (d.status != tcg::DecodeStatus::kOk) return false;
+  if (d.map == tcg::OpcodeMap::kPrimary) return d.opcode == 0xcf || d.opcode == 0xca || d.opcode == 0xcb;
+  return d.map == tcg::OpcodeMap::k0F && (d.opcode == 0x07 || d.opcode == 0x35);
+}
+
+bool CrossChecker::last_was_hlt() const {
+  const ExecutedInsn& e = ring_[(ring_count_ - 1) % kHistory];
+  tcg::CodeSize cs = e.code_bits == 64 ? tcg::CodeSize::k64 : e.code_bits == 32 ? tcg::CodeSize::k32 : tcg::CodeSize::k16;
+  tcg::DecodedInsn d = tcg::decode_x86(std::span<const uint8_t>(e.bytes.data(), e.length), cs);
+  return d.status == tcg::DecodeStatus::kOk && d.map == tcg::OpcodeMap::kPrimary && d.opcode == 0xf4;
+}
+
+bool CrossChecker::leader_can_single_step(const CpuState& s) const {
+  return p_.leader_kernel_native || !(s.protected_mode() && !s.v86_mode() && s.cpl() == 3);
+}
+
+ExecutedInsn CrossChecker::fetch(const CpuState& s, GuestMemory& memory) {
+  ExecutedInsn e;
+  e.step = steps_ + 1;
+  e.rip = s.rip;
+  e.cs = s.seg[CS].selector;
+  e.linear_rip = linear_rip(s);
+  tcg::CodeSize cs = code_size_of(s);
+  e.code_bits = cs == tcg::CodeSize::k64 ? 64 : cs == tcg::CodeSize::k32 ? 32 : 16;
+  e.cpl = uint8_t(s.cpl());
+  GuestMemoryAccess mem(memory);
+  // Up to 15 bytes, fewer where the next page is not mapped.
+  size_t len = 15;
+  uint64_t to_page_end = 4096 - (e.linear_rip & 4095);
+  if (!read_linear(mem, s, e.linear_rip, e.bytes.data(), len)) {
+    len = std::min<uint64_t>(15, to_page_end);
+    if (!read_linear(mem, s, e.linear_rip, e.bytes.data(), len)) len = 0;
+  }
+  e.length = uint8_t(len);
+  return e;
+}
+
+std::string CrossChecker::leader_execution(const CpuState& s) const {
+  if (p_.leader_kernel_native) return "natively (hardware virtualization)";
+  if (s.protected_mode() && !s.v86_mode() && s.cpl() == 3)
+    return "natively (CPL3 under the paravirtual KVM)";
+  return "by the host kernel's instruction emulator (CPL0 or real mode under the paravirtual KVM)";
+}
+
+std::vector<ExecutedInsn> CrossChecker::history() const {
+  std::vector<ExecutedInsn> out;
+  size_t n = std::min(ring_count_, kHistory);
+  for (size_t i = ring_count_ - n; i < ring_count_; ++i) out.push_back(ring_[i % kHistory]);
+  return out;
+}
+
+void CrossChecker::diverge(Divergence d, const CpuState& before, const CpuState& leader, const CpuState& follower) {
+  d.insn = ring_[(ring_count_ - 1) % kHistory];
+  d.step = d.insn.step;
+  d.mode = describe_mode(before);
+  d.cpl = before.cpl();
+  d.leader_execution = leader_execution(before);
+  d.history = history();
+  d.before = before;
+  d.leader_after = leader;
+  d.follower_after = follower;
+  divergence_ = std::move(d);
+}
+
+CrossChecker::Result CrossChecker::step(uint64_t deadline_ns) {
+  if (divergence_) return {Status::kDiverged, {}};
+  const CpuState before = leader_state_;
+  bool can_step = leader_can_single_step(before) && !may_enter_user_mode(before);
+  if (can_step != leader_stepping_) {
+    p_.leader.set_single_step(can_step);
+    leader_stepping_ = can_step;
+  }
+  return can_step ? lockstep(before) : stretch(before, deadline_ns);
+}
+
+// Compares what both ended with; records a divergence or moves on.
+CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before, const CpuState& leader,
+                                         const CpuState& follower, bool leader_down, const VcpuExit& fe) {
+  using Reason = VcpuExit::Reason;
+  // KVM quirk: single-stepping over HLT reports the debug exit and drops the halt (RIP is past
+  // the HLT, the vCPU runnable). The follower, which did halt, is right: halt the leader too.
+  if (follower.halted && !leader.halted && ring_count_ && last_was_hlt()) {
+    CpuState halted = leader;
+    halted.halted = true;
+    if (normalise_for_compare(halted) == normalise_for_compare(follower)) {
+      p_.leader.set_state(halted);
+      return finish(d, before, halted, follower, leader_down, fe);
+    }
+  }
+  d.fields = diff_states(normalise_for_compare(leader), normalise_for_compare(follower));
+  if (auto cr8 = p_.follower_irq.take_cr8_write(); cr8 && *cr8 != (leader.cr8 & 0xf))
+    d.fields.push_back({"cr8 (written)", std::to_string(leader.cr8), std::to_string(*cr8)});
+  p_.follower_irq.take_deadline_write();
+  if (!p_.follower_io.mismatch().empty()) d.io = p_.follower_io.mismatch();
+  else if (!p_.follower_io.remaining().empty())
+    d.io = "leader made " + describe(p_.follower_io.remaining().front()) + ", the follower did not";
+  if (p_.follower_irq.untaken().interrupt)
+    d.io += (d.io.empty() ? "" : "; ") + std::string("the leader took interrupt vector ") +
+            std::to_string(*p_.follower_irq.untaken().interrupt) + " here, the follower did not";
+  if (p_.follower_irq.untaken().nmi) d.io += (d.io.empty() ? "" : "; ") + std::string("the follower did not take the NMI");
+  const bool follower_down = fe.reason == Reason::kShutdown;
+  if (leader_down != follower_down || fe.reason == Reason::kFailed)
+    d.exits = std::string("leader ") + (leader_down ? "shut down (triple fault)" : "continued") + ", follower " +
+              (fe.reason == Reason::kFailed ? "failed: " + fe.detail : follower_down ? "shut down (triple fault)" : "continued");
+  d.memory = tracker_->check_step(p_.leader_memory);
+  if (d.memory) d.memory_note = "in a page the follower wrote during this step or shortly before";
+  if (!d.fields.empty() || d.memory || !d.io.empty() || !d.exits.empty()) {
+    diverge(std::move(d), before, leader, follower);
+    return {Status::kDiverged, {}};
+  }
+  leader_state_ = leader;
+  if (steps_ - last_full_check_ >= full_interval_ && !check_all_memory()) return {Status::kDiverged, {}};
+  if (leader_down) return {Status::kShutdown, {}};
+  if (leader.halted) return {Status::kHalted, {}};
+  return {Status::kAgreed, {}};
+}
+
+CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
+  using Reason = VcpuExit::Reason;
+  ExecutedInsn insn = fetch(before, p_.leader_memory);
+  ring_[ring_count_++ % kHistory] = insn;
+  tcg::DecodedInsn decoded = tcg::decode_x86(std::span<const uint8_t>(insn.bytes.data(), insn.length),
+                                             code_size_of(before));
+  p_.leader_irq.unlimit();
+  p_.leader_io.on_access = nullptr;
+
+  // --- the leader: one instruction (or, for REP strings, every iteration of one) ---
+  VcpuExit le = p_.leader.run(kNever);
+  if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
+  CpuState leader = p_.leader.get_state();
+  if (is_rep_string(decoded)) {
+    for (int i = 0; i < (1 << 20) && le.reason == Reason::kSingleStep && leader.rip == before.rip &&
+                    !leader.halted;
+         ++i) {
+      le = p_.leader.run(kNever);
+      if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
+      leader = p_.leader.get_state();
+    }
+  }
+  // An exception KVM raised but has not delivered yet (it is delivered on the next entry): the
+  // software CPU delivers at once, so let the leader deliver it too.
+  for (int i = 0; i < 2 && le.reason == Reason::kSingleStep && leader.events.exception_pending; ++i) {
+    le = p_.leader.run(kNever);
+    if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
+    leader = p_.leader.get_state();
+  }
+  StepEvents events = p_.leader_irq.take();
+
+  // --- the follower: the same instruction, the same I/O values and interrupts ---
+  p_.follower_io.load(p_.leader_io.take());
+  p_.follower_irq.offer(events);
+  if (reads_tsc(decoded, before) && leader.rip != before.rip) {
+    CpuState f = p_.follower.get_state();
+    f.tsc = (leader.gpr[RDX] << 32) | (leader.gpr[RAX] & 0xffffffffull);
+    p_.follower.set_state(f);
+  }
+  VcpuExit fe = p_.follower.run(kNever);
+  CpuState follower = p_.follower.get_state();
+  for (int i = 0; i < (1 << 12) && fe.reason == Reason::kSingleStep && follower.rip == before.rip &&
+                  leader.rip != before.rip && is_rep_string(decoded);
+       ++i) {
+    fe = p_.follower.run(kNever);
+    follower = p_.follower.get_state();
+  }
+  // A triple fault: the software CPU reports it on the run after the faulting step.
+  if (le.reason == Reason::kShutdown && fe.reason == Reason::kSingleStep) fe = p_.follower.run(kNever);
+
+  if (!(before.halted && leader.halted)) ++steps_;  // a halted CPU that stayed halted ran nothing
+  else --ring_count_;
+  // KVM finishes an emulated port/MMIO instruction on the next entry and does not stop for the
+  // single-step there: it may run up to the next exit (typically one more instruction, or into a
+  // HLT). The follower catches up by single steps, each one counted and compared at the end.
+  // Likewise KVM's emulator may run the first instruction of an exception handler in the same
+  // step as the delivery. Either way the states must meet exactly within a few follower steps.
+  // Only when KVM is ahead (another RIP or CS): with the same RIP, different states are a divergence.
+  if (fe.reason == Reason::kSingleStep && (follower.rip != leader.rip || follower.seg[CS] != leader.seg[CS]) &&
+      !leader.halted) {
+    const CpuState want = normalise_for_compare(leader);
+    for (int i = 0; i < kIoOverrun && normalise_for_compare(follower) != want && !follower.halted &&
+                    (follower.rip != leader.rip || follower.seg[CS] != leader.seg[CS]); ++i) {
+      CpuState fb = follower;
+      ring_[ring_count_++ % kHistory] = fetch(fb, p_.follower_memory);
+      ++steps_;
+      fe = p_.follower.run(kNever);
+      follower = p_.follower.get_state();
+      if (fe.reason != Reason::kSingleStep) break;
+    }
+  }
+  Divergence d;
+  return finish(d, before, leader, follower, le.reason == Reason::kShutdown, fe);
+}
+
+CrossChecker::Result CrossChecker::stretch(const CpuState& before, uint64_t deadline_ns) {
+  using Reason = VcpuExit::Reason;
+  // --- the leader: natively until its first I/O access, HLT, shutdown or the deadline ---
+  const bool can_take = (before.rflags & rflags::IF) && !before.events.interrupt_shadow;
+  p_.leader_irq.limit_to_start(can_take);
+  Vcpu& leader_cpu = p_.leader;
+  p_.leader_io.on_access = [&leader_cpu] { leader_cpu.request_exit(); };
+  uint64_t until = std::min(deadline_ns, p_.clock.now_ns() + kStretchNs);
+  VcpuExit le = p_.leader.run(until);
+  p_.leader_io.on_access = nullptr;
+  p_.leader_irq.unlimit();
+  if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
+  const CpuState leader = p_.leader.get_state();
+  const CpuState leader_norm = normalise_for_compare(leader);
+  std::deque<IoAccess> io = p_.leader_io.take();
+  const bool ended_by_io = !io.empty();
+  p_.follower_io.load(std::move(io));
+  p_.follower_irq.offer(p_.leader_irq.take());
+  const bool leader_down = le.reason == Reason::kShutdown;
+  const uint64_t first = steps_ + 1;
+
+  // --- the follower: instruction by instruction until it is where the leader is ---
+  CpuState fbefore = before;
+  CpuState follower = before;
+  VcpuExit fe{Reason::kSingleStep, {}};
+  if (normalise_for_compare(before) == leader_norm && !ended_by_io && !leader_down) {
+    Divergence d;  // the leader did not move (e.g. kicked at once)
+    return finish(d, before, leader, follower, leader_down, fe);
+  }
+  for (uint64_t n = 0;; ++n) {
+    ExecutedInsn insn = fetch(fbefore, p_.follower_memory);
+    ring_[ring_count_++ % kHistory] = insn;
+    fe = p_.follower.run(kNever);
+    follower = p_.follower.get_state();
+    if (!(fbefore.halted && follower.halted)) ++steps_;
+    const bool marker = (ended_by_io && p_.follower_io.remaining().empty()) || !p_.follower_io.mismatch().empty() ||
+                        follower.halted || fe.reason == Reason::kShutdown || fe.reason == Reason::kFailed;
+    if (fe.reason == Reason::kSingleStep && follower.rip == leader.rip && !marker && !ended_by_io) {
+      if (normalise_for_compare(follower) == leader_norm) break;  // met (a loop may pass here earlier)
+    }
+    if (marker || n + 1 >= kFollowBudget) {
+      if (!marker) {
+        Divergence d;
+        d.stretch = "the follower did not reach the leader's state within " + std::to_string(kFollowBudget) +
+                    " instructions";
+        return finish(d, fbefore, leader, follower, leader_down, fe);
+      }
+      if (leader_down && fe.reason == Reason::kSingleStep) fe = p_.follower.run(kNever);
+      break;
+    }
+    fbefore = follower;
+  }
+  Divergence d;
+  d.stretch = "the leader ran instructions " + std::to_string(first) + " to " + std::to_string(steps_) +
+              " natively in one run (this host's KVM cannot single-step CPL3 code); they were compared at its end";
+  return finish(d, fbefore, leader, follower, leader_down, fe);
+}
+
+bool CrossChecker::check_all_memory() {
+  if (divergence_) return false;
+  auto diff = tracker_->check_all(p_.leader_memory);
+  uint64_t since = last_full_check_;
+  last_full_check_ = steps_;
+  if (!diff) return true;
+  Divergence d;
+  d.memory = diff;
+  d.memory_note = "by the full RAM comparison: a store between instruction " + std::to_string(since) +
+                  " and " + std::to_string(steps_) + " that the follower did not make (the instruction shown is the last one)";
+  if (ring_count_ == 0) ring_[ring_count_++] = fetch(leader_state_, p_.leader_memory);
+  diverge(std::move(d), leader_state_, leader_state_, p_.follower.get_state());
+  return false;
+}
+
+}  // namespace janus::cross

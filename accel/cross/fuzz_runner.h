@@ -1,0 +1,67 @@
+// Runs fuzz cases in cross mode in-process, without the PC machine: one KVM vCPU (reused), a
+// fresh software CPU per case, a deterministic port device, no interrupts. A divergence is
+// shrunk to the single instruction and the inputs that still show it.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "accel/cross/cross_checker.h"
+#include "accel/cross/fuzz_case.h"
+#include "accel/kvm/kvm_accelerator.h"
+#include "hw/clock.h"
+
+namespace janus::cross {
+
+struct FuzzOutcome {
+  enum class Kind { kAgreed, kDiverged, kLeaderFailed } kind = Kind::kAgreed;
+  uint64_t instructions = 0;        // compared
+  std::optional<Divergence> divergence;
+  std::string detail;               // kLeaderFailed: KVM's error
+  CpuState final_state;             // the leader's, where the run stopped
+};
+
+struct ShrunkCase {
+  FuzzCase c;                       // one instruction from the state just before it
+  FuzzOutcome outcome;              // its divergence (at instruction 1)
+  bool single_instruction = false;  // false: the divergence needed the earlier instructions
+  std::vector<uint8_t> culprit;     // the instruction the shortest diverging prefix ends with
+  uint64_t culprit_rip = 0;
+};
+
+class FuzzRunner {
+ public:
+  // Throws std::runtime_error if KVM cannot be used.
+  FuzzRunner();
+  ~FuzzRunner();
+
+  const CpuidTable& cpuid() const { return kvm_->cpuid(); }
+  // Runs the case to its end (HLT), or only to its end marker.
+  FuzzOutcome run(const FuzzCase& c, bool stop_at_marker = false);
+  // The shortest prefix that diverges names the instruction; it is then run alone from the
+  // state before it, and inputs that do not matter are zeroed.
+  ShrunkCase shrink(const FuzzCase& c, const Divergence& d);
+
+  static std::vector<size_t> boundaries(const FuzzCase& c);
+  static FuzzCase prefix(const FuzzCase& c, const std::vector<size_t>& at, size_t n);
+
+ private:
+  class PortDevice;
+  class NoInterrupts;
+
+  std::unique_ptr<GuestMemory> leader_memory_, follower_memory_;
+  std::unique_ptr<KvmAccelerator> kvm_;
+  std::unique_ptr<PortDevice> device_;
+  std::unique_ptr<NoInterrupts> irq_;
+  std::unique_ptr<RecordingIo> leader_io_;
+  ReplayIo follower_io_;
+  std::unique_ptr<LeaderInterrupts> leader_irq_;
+  std::unique_ptr<FollowerInterrupts> follower_irq_;
+  HostClock clock_;
+  ManualClock follower_clock_;
+  std::unique_ptr<Vcpu> leader_;
+  bool kernel_native_ = false;
+};
+
+}  // namespace janus::cross
