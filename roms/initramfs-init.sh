@@ -10,6 +10,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
 # Firecracker-style boot timer: one byte of 123 at MMIO 0xc0000000 (ignored by other VMMs).
 devmem 0xc0000000 8 123 2>/dev/null
+echo "janus-init: userspace up"
 
 cmd=$(sed -n 's/.*janus\.run="\([^"]*\)".*/\1/p' /proc/cmdline)
 [ -n "$cmd" ] || cmd=$(sed -n 's/.*janus\.run=\([^ ]*\).*/\1/p' /proc/cmdline)

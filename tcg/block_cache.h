@@ -16,10 +16,12 @@ class BlockCache final : public CodeWriteObserver {
  public:
   explicit BlockCache(SoftMmu& mmu, bool& stop_running_block) : mmu_(mmu), stop_(stop_running_block) {}
 
-  // Jump cache lookup by linear PC, verified against the full key.
-  Block* find_fast(uint64_t linear_pc, const BlockKey& key) {
+  // Jump cache lookup by linear PC, verified against the key and the TLB's current mapping of
+  // the block's first page (so TLB flushes need not flush the jump cache).
+  Block* find_fast(uint64_t linear_pc, const BlockKey& key, bool user) {
     Block* b = jump_cache_[jump_index(linear_pc)];
-    if (b && b->key.rip == key.rip && b->key.cs_base == key.cs_base && b->key.mode == key.mode && b->linear_pc == linear_pc)
+    if (b && b->key.rip == key.rip && b->key.cs_base == key.cs_base && b->key.mode == key.mode && b->linear_pc == linear_pc &&
+        mmu_.code_maps_to(linear_pc, user, b->key.phys_pc & ~0xfffull))
       return b;
     return nullptr;
   }
@@ -32,10 +34,14 @@ class BlockCache final : public CodeWriteObserver {
   void invalidate_all();
   // Frees invalidated blocks (only when no block is executing); true if any were freed.
   bool collect_garbage();
+  bool has_garbage() const { return !graveyard_.empty(); }
 
   void set_running(const Block* b) { running_ = b; }
   uint64_t invalidations() const { return invalidations_; }
   size_t size() const { return blocks_.size(); }
+  template <typename F> void for_each(F f) const {
+    for (auto& [k, b] : blocks_) f(*b);
+  }
 
   // CodeWriteObserver
   bool is_code_page(uint64_t phys_page) const override { return pages_.count(phys_page) != 0; }

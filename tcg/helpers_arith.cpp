@@ -2,7 +2,8 @@
 // host produces them, including the architecturally undefined flags (see docs/tcg-ir.md):
 // OF of multi-bit shifts/rotates is the OF of the first one-bit step, AF of shifts is 0, MUL/IMUL
 // set SF/PF from the low half and clear ZF/AF, BSF/BSR set ZF from the source and PF from the
-// bit index (zero for a zero source) and clear the rest, BT changes only CF.
+// bit index (zero for a zero source) and clear the rest, BT changes only CF, AAD sets CF/AF/OF
+// as the byte addition AL + AH*imm8 does and AAM clears them (tests/unit/test_tcg_cross_findings.cpp).
 #include "cpu/exceptions.h"
 #include "tcg/helpers.h"
 #include "tcg/tcg_cpu.h"
@@ -239,7 +240,7 @@ uint64_t h_decimal(TcgCpu& cpu, uint64_t p, uint64_t imm, uint64_t, uint64_t) {
   CpuState& s = cpu.s;
   uint64_t f = cpu.cc.compute();
   uint8_t al = s.gpr[RAX] & 0xff, ah = (s.gpr[RAX] >> 8) & 0xff;
-  bool cf = f & rflags::CF, af = f & rflags::AF;
+  bool cf = f & rflags::CF, af = f & rflags::AF, of = false;
   switch (hp_op(p)) {
     case 0: case 1: {  // DAA / DAS
       bool sub = hp_op(p) == 1;
@@ -278,14 +279,18 @@ uint64_t h_decimal(TcgCpu& cpu, uint64_t p, uint64_t imm, uint64_t, uint64_t) {
       al = al % uint8_t(imm);
       cf = af = false;
       break;
-    default:  // AAD
-      al = uint8_t(al + ah * uint8_t(imm));
+    default: {  // AAD: the undefined CF/AF/OF are those of the byte ADD AL + (AH * imm) on Intel
+      const uint8_t a = al, b = uint8_t(ah * uint8_t(imm));
+      al = uint8_t(a + b);
       ah = 0;
-      cf = af = false;
+      cf = unsigned(a) + b > 0xff;
+      af = (a ^ b ^ al) & 0x10;
+      of = (~(a ^ b) & (a ^ al) & 0x80) != 0;
       break;
+    }
   }
   write_gpr(s, RAX, 2, uint64_t(al) | (uint64_t(ah) << 8));
-  uint64_t nf = szp(al, 1) | (cf ? rflags::CF : 0) | (af ? rflags::AF : 0);
+  uint64_t nf = szp(al, 1) | (cf ? rflags::CF : 0) | (af ? rflags::AF : 0) | (of ? rflags::OF : 0);
   cpu.cc.set_eflags(nf);
   return 0;
 }

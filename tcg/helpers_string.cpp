@@ -2,6 +2,8 @@
 // the IOPL / TSS I/O-permission-bitmap check. A REP instruction runs in slices: after each slice
 // it returns 0 and the block branches back to the same instruction, so events are taken at an
 // iteration boundary with RIP still on the instruction and the registers describing the progress.
+#include <cstring>
+
 #include "tcg/helpers.h"
 #include "tcg/tcg_cpu.h"
 
@@ -12,6 +14,60 @@ constexpr unsigned kIterationsPerSlice = 4096;
 
 void advance(CpuState& s, unsigned r, unsigned asz, int64_t step) {
   write_gpr(s, r, asz, (s.gpr[r] + uint64_t(step)) & size_mask_bytes(asz));
+}
+
+// REP MOVS/STOS forwards (DF=0) over RAM the TLB already maps for fast access: copies or fills
+// up to `max` whole elements that stay within one page on each side in one go and advances
+// RSI/RDI/RCX as that many iterations would. Returns the count done (0: take one element the
+// ordinary way, which walks/faults/handles MMIO and code pages as usual).
+uint64_t bulk_string(TcgCpu& cpu, unsigned op, unsigned size, unsigned asz, unsigned seg, uint64_t max) {
+  CpuState& s = cpu.s;
+  const uint64_t amask = size_mask_bytes(asz);
+  const uint64_t di = s.gpr[RDI] & amask, si = s.gpr[RSI] & amask;
+  uint64_t n = std::min<uint64_t>(s.gpr[RCX] & amask, max);
+  // No address-size wrap-around inside the run.
+  n = std::min<uint64_t>(n, (amask - di) / size + 1);
+  if (op == kMovs) n = std::min<uint64_t>(n, (amask - si) / size + 1);
+  if (n < 2) return 0;
+  const bool user = cpu.user_mode();
+  uint64_t dlin, slin = 0, len;
+  uint8_t* d;
+  const uint8_t* src = nullptr;
+  try {  // any segment fault is left to the element-by-element path, at the element that faults
+    dlin = cpu.linear_address(ES, di, size, true);
+    n = std::min<uint64_t>(n, (4096 - (dlin & 0xfff)) / size);
+    if (op == kMovs) {
+      slin = cpu.linear_address(seg, si, size, false);
+      n = std::min<uint64_t>(n, (4096 - (slin & 0xfff)) / size);
+    }
+    if (n < 2) return 0;
+    len = n * size;
+    cpu.linear_address(ES, di + len - size, size, true);
+    if (op == kMovs) cpu.linear_address(seg, si + len - size, size, false);
+  } catch (const GuestFault&) {
+    return 0;
+  }
+  d = cpu.mmu.write_span(dlin, unsigned(len), user);
+  if (!d) return 0;
+  if (op == kMovs) {
+    src = cpu.mmu.read_span(slin, unsigned(len), user);
+    if (!src) return 0;
+    if (d < src + len && src < d + len) {
+      // Overlap: element by element, as the instruction does (a forward overlap repeats data).
+      for (uint64_t k = 0; k < len; k += size) std::memmove(d + k, src + k, size);
+    } else {
+      std::memcpy(d, src, len);
+    }
+    write_gpr(s, RSI, asz, (si + len) & amask);
+  } else if (size == 1) {
+    std::memset(d, int(s.gpr[RAX] & 0xff), len);
+  } else {
+    const uint64_t v = s.gpr[RAX];
+    for (uint64_t k = 0; k < len; k += size) std::memcpy(d + k, &v, size);
+  }
+  write_gpr(s, RDI, asz, (di + len) & amask);
+  write_gpr(s, RCX, asz, ((s.gpr[RCX] & amask) - n) & amask);
+  return n;
 }
 }  // namespace
 
@@ -67,6 +123,12 @@ uint64_t h_string(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
         return 1;
       }
       if (i == kIterationsPerSlice) return 0;
+      if ((op == kMovs || op == kStos) && step > 0 && !cpu.data_watch) {
+        if (uint64_t n = bulk_string(cpu, op, size, asz, seg, kIterationsPerSlice - i)) {
+          i += unsigned(n) - 1;
+          continue;
+        }
+      }
     }
     uint64_t si = s.gpr[RSI] & amask, di = s.gpr[RDI] & amask;
     switch (op) {

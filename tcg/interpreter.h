@@ -12,17 +12,16 @@ namespace janus::tcg {
 enum class BlockEnd : int8_t {
   kChain0 = 0,     // direct jump / taken branch: may chain to block.chain[0]
   kChain1 = 1,     // branch not taken: may chain to block.chain[1]
-  kUnchained = 2,  // indirect jump, helper exit, fault delivered or SMC stop
+  kUnchained = 2,  // helper exit, fault delivered or SMC stop
+  kIndirect = 3,   // indirect jump (the mode is the block's unless it called a helper)
 };
 
+// Threaded code (tcg/threaded_code.h): on a block's first run its IR is turned into ops that
+// jump straight to each other's handlers (GCC computed goto), operands resolved to pointers.
 class Interpreter {
  public:
-  Interpreter() : temps_(65536) {}
   // Runs the block; guest faults are delivered (via deliver) before it returns.
   BlockEnd execute(TcgCpu& cpu, const Block& block);
-
- private:
-  std::vector<uint64_t> temps_;  // indexed by Temp (kNoTemp included: unused operands read junk)
 };
 
 }  // namespace janus::tcg

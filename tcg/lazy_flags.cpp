@@ -8,6 +8,10 @@ namespace {
 
 inline uint64_t mask_of(unsigned log2size) { return log2size == 3 ? ~0ull : (1ull << (8u << log2size)) - 1; }
 inline uint64_t sign_of(unsigned log2size) { return 1ull << ((8u << log2size) - 1); }
+inline int64_t sext_of(uint64_t v, unsigned log2size) {
+  unsigned sh = 64 - (8u << log2size);
+  return int64_t(v << sh) >> sh;
+}
 
 inline uint64_t zsp(uint64_t dst, unsigned l) {
   uint64_t f = 0;
@@ -64,6 +68,30 @@ uint64_t LazyFlags::compute() const {
       // Intel: SF and PF from the low half, ZF and AF clear (architecturally undefined).
       if (src) f |= rflags::CF | rflags::OF;
       return f | (zsp(d, l) & ~rflags::ZF);
+    // Shifts (the rules of h_shift_flags): CF is the last bit shifted out; OF as the first
+    // one-bit step would set it; AF clear.
+    case kCcShl: {
+      unsigned bits = 8u << l, c = unsigned(src2 & 63);
+      if ((s << (c - 1)) & sb) f |= rflags::CF;
+      if (((s >> (bits - 1)) ^ (s >> (bits - 2))) & 1) f |= rflags::OF;
+      return f | zsp(d, l);
+    }
+    case kCcShr: {
+      unsigned c = unsigned(src2 & 63);
+      if ((s >> (c - 1)) & 1) f |= rflags::CF;
+      if (s & sb) f |= rflags::OF;
+      return f | zsp(d, l);
+    }
+    case kCcImul: {
+      __int128 prod = (__int128)sext_of(src, l) * (__int128)sext_of(src2, l);
+      if (prod != (__int128)sext_of(uint64_t(prod), l)) f |= rflags::CF | rflags::OF;
+      return f | (zsp(d, l) & ~rflags::ZF);  // as MUL: ZF and AF clear
+    }
+    case kCcSar: {
+      unsigned bits = 8u << l, c = unsigned(src2 & 63);
+      if ((uint64_t(int64_t(s << (64 - bits)) >> (64 - bits)) >> (c - 1)) & 1) f |= rflags::CF;
+      return f | zsp(d, l);
+    }
   }
   return 0;
 }
@@ -82,6 +110,9 @@ bool LazyFlags::carry() const {
 
 bool LazyFlags::condition(unsigned cc) const {
   unsigned kind = op >> 2, l = op & 3;
+  // ZF is (result == 0) and SF its top bit for every kind that keeps a result (MUL clears ZF).
+  if ((cc >> 1) == 2 && kind != kCcEflags && kind != kCcMul && kind != kCcImul) return ((dst & mask_of(l)) == 0) != (cc & 1);
+  if ((cc >> 1) == 4 && kind != kCcEflags) return bool(dst & sign_of(l)) != (cc & 1);
   // Fast paths for the flags producers that dominate real code: CMP/SUB and TEST/AND.
   if (kind == kCcSub || kind == kCcLogic) {
     uint64_t m = mask_of(l), d = dst & m;

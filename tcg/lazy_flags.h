@@ -10,6 +10,11 @@ enum CcKind : uint8_t {
   kCcEflags = 0,  // flags already computed: cc_src holds them (the six arithmetic bits)
   kCcAdd, kCcAdc, kCcSub, kCcSbb, kCcLogic, kCcInc, kCcDec,
   kCcMul,         // cc_dst = low result, cc_src = nonzero when the high half is significant
+  // SHL/SAL, SHR, SAR by a non-zero count: cc_dst = result, cc_src = the operand, cc_src2 = count.
+  kCcShl, kCcShr, kCcSar,
+  // IMUL r, r/m (, imm): cc_dst = low result, cc_src and cc_src2 = the operands (the overflow
+  // test redoes the full product only when CF/OF are read).
+  kCcImul,
 };
 
 constexpr uint32_t cc_op(CcKind kind, unsigned size) {

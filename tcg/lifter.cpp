@@ -107,9 +107,8 @@ LiftResult Lifter::primary() {
       Temp a = rm(osz);
       Temp c = imm(osz);
       Temp r = b.binary(Opc::kMul, osz, a, c);
-      Temp ovf = b.call(h_imul_overflow, hp(0, osz), a, c);
       set(d.reg, osz, r);
-      b.set_flags(kCcMul, osz, r, ovf);
+      b.set_flags(kCcImul, osz, r, a, c);  // overflow computed lazily from the operands
       return kNext;
     }
     case 0x6c: case 0x6d: return string_op(kIns, bsz == 1 ? 1 : (osz == 8 ? 4 : osz));
@@ -240,8 +239,8 @@ LiftResult Lifter::primary() {
       b.set_reg(r, osz, b.constant(d.imm & mask_of(osz)));
       return kNext;
     }
-    case 0xc0: case 0xc1: shift(d.reg & 7, bsz, b.constant(d.imm), d.mod == 3); return kNext;
-    case 0xd0: case 0xd1: shift(d.reg & 7, bsz, b.constant(1)); return kNext;
+    case 0xc0: case 0xc1: shift(d.reg & 7, bsz, b.constant(d.imm), d.mod == 3, int(d.imm & 0xff)); return kNext;
+    case 0xd0: case 0xd1: shift(d.reg & 7, bsz, b.constant(1), false, 1); return kNext;
     case 0xd2: case 0xd3: shift(d.reg & 7, bsz, b.get_reg(RCX, 1)); return kNext;
     case 0xc2: case 0xc3: {
       Temp nsp;
@@ -583,9 +582,8 @@ LiftResult Lifter::secondary() {
     case 0xaf: {
       Temp a = reg(d.reg, osz), c = rm(osz);
       Temp r = b.binary(Opc::kMul, osz, a, c);
-      Temp ovf = b.call(h_imul_overflow, hp(0, osz), a, c);
       set(d.reg, osz, r);
-      b.set_flags(kCcMul, osz, r, ovf);
+      b.set_flags(kCcImul, osz, r, a, c);  // overflow computed lazily from the operands
       return kNext;
     }
     case 0xb0: case 0xb1: {

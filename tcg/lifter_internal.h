@@ -160,7 +160,21 @@ class Lifter {
   }
 
   // imm_reg_count: C0/C1 (imm8 count) with a register destination, whose ROL/ROR OF rule differs.
-  void shift(unsigned op, unsigned size, Temp count_raw, bool imm_reg_count = false) {
+  // imm_count: the count when it is an immediate (C0/C1/D0/D1), else -1.
+  void shift(unsigned op, unsigned size, Temp count_raw, bool imm_reg_count = false, int imm_count = -1) {
+    if (imm_count >= 0 && (op == kShl || op == kSal || op == kShr || op == kSar)) {
+      // SHL/SHR/SAR by a non-zero immediate: IR ops and lazy flags instead of two helper calls.
+      unsigned c = unsigned(imm_count) & (size == 8 ? 0x3f : 0x1f);
+      if (c) {
+        Temp v = rm(size);
+        Temp ct = b.constant(c);
+        Opc o = op == kShr ? Opc::kShr : op == kSar ? Opc::kSar : Opc::kShl;
+        Temp r = b.binary(o, size, v, ct);
+        set_rm(size, r);
+        b.set_flags(op == kShr ? kCcShr : op == kSar ? kCcSar : kCcShl, size, r, v, ct);
+        return;
+      }
+    }
     Temp count = b.binary(Opc::kAnd, 1, count_raw, b.constant(size == 8 ? 0x3f : 0x1f));
     Temp v = rm(size);
     Temp r = b.call(h_shift_result, hp(op, size), v, count);

@@ -33,6 +33,30 @@ void SoftMmu::store_host(uint8_t* p, unsigned size, uint64_t v) {
   }
 }
 
+SoftMmu::TlbEntry& SoftMmu::lookup(uint64_t linear, bool user) {
+  TlbEntry& e = entry(linear, user);
+  const uint64_t page = linear & ~0xfffull;
+  if (e.tag_checked != page)
+    for (TlbEntry& v : victim_[user])
+      if (v.tag_checked == page) {
+        std::swap(e, v);
+        break;
+      }
+  return e;
+}
+
+uint8_t* SoftMmu::read_span(uint64_t linear, unsigned size, bool user) {
+  if (uint8_t* p = read_ptr(linear, size, user)) return p;
+  lookup(linear, user);
+  return read_ptr(linear, size, user);
+}
+
+uint8_t* SoftMmu::write_span(uint64_t linear, unsigned size, bool user) {
+  if (uint8_t* p = write_ptr(linear, size, user)) return p;
+  lookup(linear, user);
+  return write_ptr(linear, size, user);
+}
+
 uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   ++misses_;
   uint64_t page = linear & ~0xfffull;
@@ -55,7 +79,10 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   }
   uint64_t phys_page = phys & ~0xfffull;
   TlbEntry& e = entry(linear, user);
-  if (e.tag_checked != page || e.phys_page != phys_page) e = TlbEntry{};
+  if (e.tag_checked != page || e.phys_page != phys_page) {
+    if (e.tag_checked != kNoTag && e.tag_checked != page) victim_[user][victim_next_[user]++ % kVictims] = e;
+    e = TlbEntry{};
+  }
   e.tag_checked = page;
   e.phys_page = phys_page;
   e.global = global;
@@ -76,7 +103,7 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
 }
 
 uint64_t SoftMmu::read_page(uint64_t linear, unsigned size, bool user) {
-  TlbEntry& e = entry(linear, user);
+  TlbEntry& e = lookup(linear, user);
   uint64_t phys = (e.tag_checked == (linear & ~0xfffull) && e.read_checked) ? e.phys_page | (linear & 0xfff)
                                                                              : fill(linear, AccessKind::kRead, user);
   TlbEntry& f = entry(linear, user);
@@ -85,7 +112,7 @@ uint64_t SoftMmu::read_page(uint64_t linear, unsigned size, bool user) {
 }
 
 void SoftMmu::write_page(uint64_t linear, unsigned size, uint64_t value, bool user) {
-  TlbEntry& e = entry(linear, user);
+  TlbEntry& e = lookup(linear, user);
   uint64_t phys = (e.tag_checked == (linear & ~0xfffull) && e.write_checked) ? e.phys_page | (linear & 0xfff)
                                                                               : fill(linear, AccessKind::kWrite, user);
   write_phys(phys, size, value);
@@ -93,6 +120,7 @@ void SoftMmu::write_page(uint64_t linear, unsigned size, uint64_t value, bool us
 
 uint64_t SoftMmu::read_phys(uint64_t gpa, unsigned size) {
   if (uint8_t* p = memory_.host_ptr(gpa, size)) return load_host(p, size);
+  ++mmio_accesses_;
   if (size == 1 || size == 2 || size == 4 || size == 8) return io_.mmio_read(gpa, size) & size_mask(size);
   uint64_t v = 0;
   for (unsigned i = 0; i < size; ++i) v |= (io_.mmio_read(gpa + i, 1) & 0xff) << (8 * i);
@@ -106,6 +134,7 @@ void SoftMmu::write_phys(uint64_t gpa, unsigned size, uint64_t value) {
     if (observer_ && observer_->is_code_page(gpa & ~0xfffull)) observer_->code_written(gpa, size);
     return;
   }
+  ++mmio_accesses_;
   if (size == 1 || size == 2 || size == 4 || size == 8) return io_.mmio_write(gpa, size, value & size_mask(size));
   for (unsigned i = 0; i < size; ++i) io_.mmio_write(gpa + i, 1, (value >> (8 * i)) & 0xff);
 }
@@ -134,13 +163,13 @@ void SoftMmu::write_slow(uint64_t linear, unsigned size, uint64_t value, bool us
 void SoftMmu::probe_write(uint64_t linear, unsigned size, bool user) {
   uint64_t last = (linear + size - 1) & linear_mask();
   for (uint64_t a : {linear, last}) {
-    TlbEntry& e = entry(a, user);
+    TlbEntry& e = lookup(a, user);
     if (!(e.tag_checked == (a & ~0xfffull) && e.write_checked)) fill(a, AccessKind::kWrite, user);
   }
 }
 
 uint64_t SoftMmu::translate_code(uint64_t linear, bool user) {
-  TlbEntry& e = entry(linear, user);
+  TlbEntry& e = lookup(linear, user);
   if (e.tag_checked == (linear & ~0xfffull) && e.exec_checked) return e.phys_page | (linear & 0xfff);
   return fill(linear, AccessKind::kExecute, user);
 }
@@ -168,11 +197,16 @@ unsigned SoftMmu::fetch_code(uint64_t linear, uint8_t* out, unsigned max, bool u
 void SoftMmu::flush_all() {
   for (auto& t : tlb_)
     for (auto& e : t) e = TlbEntry{};
+  for (auto& t : victim_)
+    for (auto& e : t) e = TlbEntry{};
   has_large_pages_ = false;
 }
 
 void SoftMmu::flush_non_global() {
   for (auto& t : tlb_)
+    for (auto& e : t)
+      if (!e.global) e = TlbEntry{};
+  for (auto& t : victim_)
     for (auto& e : t)
       if (!e.global) e = TlbEntry{};
 }
@@ -185,10 +219,16 @@ void SoftMmu::flush_page(uint64_t linear) {
     TlbEntry& e = t[(linear >> 12) & (kTlbSize - 1)];
     if (e.tag_checked == page) e = TlbEntry{};
   }
+  for (auto& t : victim_)
+    for (auto& e : t)
+      if (e.tag_checked == page) e = TlbEntry{};
 }
 
 void SoftMmu::protect_code_page(uint64_t phys_page) {
   for (auto& t : tlb_)
+    for (auto& e : t)
+      if (e.phys_page == phys_page) e.tag_write = kNoTag;
+  for (auto& t : victim_)
     for (auto& e : t)
       if (e.phys_page == phys_page) e.tag_write = kNoTag;
 }

@@ -56,6 +56,16 @@ class SoftMmu {
     if (e.tag_write == (linear & ~0xfffull) && (linear & 0xfff) <= 4096 - size) return e.host + (linear & 0xfff);
     return nullptr;
   }
+  // As read_ptr/write_ptr, but also looking in the victim TLB (swapping a hit into the main TLB):
+  // for bulk copies, whose source and destination may evict each other from the main TLB.
+  uint8_t* read_span(uint64_t linear, unsigned size, bool user);
+  uint8_t* write_span(uint64_t linear, unsigned size, bool user);
+  // Is the page of `linear` mapped, executable at this privilege, to physical page phys_page by a
+  // live TLB entry? (The jump cache checks its hits with this instead of being flushed with the TLB.)
+  bool code_maps_to(uint64_t linear, bool user, uint64_t phys_page) const {
+    const TlbEntry& e = tlb_[user][(linear >> 12) & (kTlbSize - 1)];
+    return e.tag_checked == (linear & ~0xfffull) && e.exec_checked && e.phys_page == phys_page;
+  }
   // Checks that [linear, linear+size) is writable without writing (for multi-store instructions).
   void probe_write(uint64_t linear, unsigned size, bool user);
 
@@ -76,6 +86,8 @@ class SoftMmu {
   void protect_code_page(uint64_t phys_page);
 
   uint64_t misses() const { return misses_; }
+  // Device (MMIO) accesses so far: one may have raised an interrupt (the run loop looks then).
+  uint64_t mmio_accesses() const { return mmio_accesses_; }
 
   static uint64_t load_host(const uint8_t* p, unsigned size);
   static void store_host(uint8_t* p, unsigned size, uint64_t v);
@@ -93,6 +105,8 @@ class SoftMmu {
   };
 
   TlbEntry& entry(uint64_t linear, bool user) { return tlb_[user][(linear >> 12) & (kTlbSize - 1)]; }
+  // The main entry for `linear` after swapping in a victim entry of the same page, if there is one.
+  TlbEntry& lookup(uint64_t linear, bool user);
   uint64_t linear_mask() const { return state_.long_mode_active() ? ~0ull : 0xffffffffull; }
   // Walks and fills the TLB for one page and access kind; returns the physical address.
   uint64_t fill(uint64_t linear, AccessKind kind, bool user);
@@ -109,7 +123,13 @@ class SoftMmu {
   uint8_t phys_bits_ = 40;
   CodeWriteObserver* observer_ = nullptr;
   std::array<std::array<TlbEntry, kTlbSize>, 2> tlb_{};
+  // A small fully associative victim TLB per privilege: entries the direct-mapped TLB evicted, so
+  // that pages sharing an index (a copy's source and destination) do not walk again and again.
+  static constexpr unsigned kVictims = 8;
+  std::array<std::array<TlbEntry, kVictims>, 2> victim_{};
+  std::array<unsigned, 2> victim_next_{};
   uint64_t misses_ = 0;
+  uint64_t mmio_accesses_ = 0;
   bool has_large_pages_ = false;
 };
 

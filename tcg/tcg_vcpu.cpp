@@ -1,5 +1,11 @@
 #include "tcg/tcg_vcpu.h"
 
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
 #include "hw/clock.h"
 #include "tcg/debug_events.h"
 #include "tcg/event_delivery.h"
@@ -11,6 +17,30 @@ TcgVcpu::TcgVcpu(unsigned index, VcpuContext context)
   cpu_.mmu.set_code_observer(&cache_);
   cpu_.s = reset_cpu_state();
   cpu_.set_rflags(cpu_.s.rflags);
+  if (const char* p = std::getenv("JANUS_TCG_PROFILE"); p && std::atoi(p) > 0) {
+    profile_top_ = unsigned(std::atoi(p));
+    profile_ = std::make_unique<std::unordered_map<uint64_t, ProfileEntry>>();
+  }
+}
+
+TcgVcpu::~TcgVcpu() {
+  if (!profile_) return;
+  std::vector<std::pair<uint64_t, ProfileEntry>> v(profile_->begin(), profile_->end());
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.second.instructions > b.second.instructions; });
+  uint64_t total = 0;
+  for (auto& e : v) total += e.second.instructions;
+  std::fprintf(stderr, "janus: tcg profile: %" PRIu64 " instructions; top blocks by instructions (linear pc, %%, instructions, runs):\n", total);
+  for (size_t i = 0; i < v.size() && i < profile_top_; ++i)
+    std::fprintf(stderr, "  %016" PRIx64 " %5.2f%% %12" PRIu64 " %10" PRIu64 "\n", v[i].first,
+                 total ? 100.0 * double(v[i].second.instructions) / double(total) : 0.0, v[i].second.instructions, v[i].second.runs);
+  // JANUS_TCG_PROFILE_IR=n: the IR of the n hottest blocks still in the cache, and op counts.
+  const char* ir = std::getenv("JANUS_TCG_PROFILE_IR");
+  for (size_t i = 0; ir && i < v.size() && i < size_t(std::atoi(ir)); ++i)
+    cache_.for_each([&](const Block& b) {
+      if (b.linear_pc != v[i].first) return;
+      std::fprintf(stderr, "janus: tcg profile: block %016" PRIx64 ": %u instructions, %zu IR ops, %zu threaded ops\n%s",
+                   b.linear_pc, b.ir.insn_count, b.ir.ops.size(), b.code.ops.size(), b.ir.to_string().c_str());
+    });
 }
 
 CpuState TcgVcpu::get_state() {
@@ -53,15 +83,22 @@ bool TcgVcpu::take_events() {
   return false;
 }
 
-Block* TcgVcpu::block_for_pc(bool single) {
+Block* TcgVcpu::block_for_pc(bool single, const Block* same_mode) {
   const CpuState& s = cpu_.s;
-  BlockMode mode = block_mode_of(s);
   BlockKey key;
   key.rip = s.rip;
+  if (same_mode && !single && !(same_mode->key.mode & kSingleInstructionMode)) {  // skip recomputing the mode
+    key.cs_base = same_mode->key.cs_base;
+    key.mode = same_mode->key.mode;
+    const bool code64 = (key.mode & 3) == uint32_t(CodeSize::k64);
+    uint64_t linear = code64 ? s.rip : (key.cs_base + s.rip) & 0xffffffffull;
+    if (Block* b = cache_.find_fast(linear, key, ((key.mode >> 6) & 3) == 3)) return b;
+  }
+  BlockMode mode = block_mode_of(s);
   key.cs_base = mode.code == CodeSize::k64 ? 0 : s.seg[CS].base;
   key.mode = mode.key() | (single ? kSingleInstructionMode : 0);
   uint64_t linear = mode.code == CodeSize::k64 ? s.rip : (key.cs_base + s.rip) & 0xffffffffull;
-  if (Block* b = cache_.find_fast(linear, key)) return b;
+  if (Block* b = cache_.find_fast(linear, key, mode.cpl == 3)) return b;
   if (mode.code != CodeSize::k64 && s.rip > s.seg[CS].limit) raise_fault(kGP, 0);
   key.phys_pc = cpu_.mmu.translate_code(linear, mode.cpl == 3);
   if (Block* b = cache_.find(key, linear)) return b;
@@ -72,18 +109,19 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
   CpuState& s = cpu_.s;
   Block* prev = nullptr;
   BlockEnd prev_end = BlockEnd::kUnchained;
-  unsigned blocks = 0;
+  unsigned blocks = 0;  // blocks run: the clock is read every kClockCheckInterval of them
+  DebugStep step;
   for (;;) {
     if (exit_request_.load(std::memory_order_relaxed) && exit_request_.exchange(false)) return {VcpuExit::Reason::kKicked, {}};
     if (cpu_.shutdown) {
       cpu_.shutdown = false;
       return {VcpuExit::Reason::kShutdown, "triple fault"};
     }
-    if (++blocks % kClockCheckInterval == 0 && deadline_ns != kNever && cpu_.ctx.clock.now_ns() >= deadline_ns)
+    if (blocks % kClockCheckInterval == 0 && deadline_ns != kNever && cpu_.ctx.clock.now_ns() >= deadline_ns)
       return {VcpuExit::Reason::kKicked, {}};
+    // The jump cache checks hits against the TLB, so a TLB flush leaves it alone.
     if (cache_.collect_garbage() || seen_tlb_epoch_ != cpu_.tlb_epoch) {
       seen_tlb_epoch_ = cpu_.tlb_epoch;
-      cache_.flush_jump_cache();
       prev = nullptr;
     }
     if (take_events()) prev = nullptr;
@@ -94,20 +132,22 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
     const bool shadow = s.events.interrupt_shadow != 0;
     const bool debug = debug_active(cpu_);  // #DB conditions are checked per instruction
     const bool single = single_step_ || shadow || debug;
-    DebugStep step;
     if (debug && debug_before_instruction(cpu_, step)) {  // instruction breakpoint: #DB fault
       prev = nullptr;
       if (single_step_) return {VcpuExit::Reason::kSingleStep, {}};
       continue;
     }
+    const bool chained_end = prev_end == BlockEnd::kChain0 || prev_end == BlockEnd::kChain1;
     Block* block = nullptr;
-    if (prev && !single && prev_end != BlockEnd::kUnchained) {
+    if (prev && !single && chained_end) {
       block = prev->chain[static_cast<int>(prev_end)];
       if (block && block->key.rip != s.rip) block = nullptr;
     }
     if (!block) {
       try {
-        block = block_for_pc(single);
+        // After a jump from a block that called no helper the mode is unchanged.
+        block = block_for_pc(single, prev && (chained_end || prev_end == BlockEnd::kIndirect) && !prev->code.has_call
+                                         ? prev : nullptr);
       } catch (const GuestFault& f) {
         ++cpu_.stats.exceptions;
         deliver_fault(cpu_, f);
@@ -115,23 +155,62 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
         if (single_step_) return {VcpuExit::Reason::kSingleStep, {}};
         continue;
       }
-      if (prev && prev_end != BlockEnd::kUnchained && !single) cache_.chain(prev, static_cast<int>(prev_end), block);
+      if (prev && chained_end && !single) cache_.chain(prev, static_cast<int>(prev_end), block);
     }
-    cache_.set_running(block);
-    BlockEnd end = interpreter_.execute(cpu_, *block);
-    cache_.set_running(nullptr);
-    ++cpu_.stats.blocks_executed;
+
+    // Run it, then go straight on to its chained successor or indirect target for as long as
+    // nothing can need the checks above: the block called no helper (events, modes, debug state,
+    // TLB), touched no MMIO (interrupts) and invalidated no code. Other threads kick exit_request_.
+    for (;;) {
+      cache_.set_running(block);
+      const uint64_t retired_before = cpu_.stats.instructions;
+      const uint64_t activity = cpu_.mmu.mmio_accesses() + cache_.invalidations();
+      BlockEnd end = interpreter_.execute(cpu_, *block);
+      cache_.set_running(nullptr);
+      if (profile_) {
+        ProfileEntry& e = (*profile_)[block->linear_pc];
+        e.instructions += cpu_.stats.instructions - retired_before;
+        ++e.runs;
+      }
+      ++cpu_.stats.blocks_executed;
+      ++blocks;
+      if (test_fault_at_ && cpu_.stats.instructions >= test_fault_at_) {
+        s.gpr[RAX] ^= 1;
+        test_fault_at_ = 0;
+      }
+      if (debug) debug_after_instruction(cpu_, step);
+      if (shadow) s.events.interrupt_shadow = 0;
+      prev = block->valid ? block : nullptr;
+      prev_end = end;
+      if (single_step_) {
+        cpu_.stats.blocks_invalidated = cache_.invalidations();
+        return {VcpuExit::Reason::kSingleStep, {}};
+      }
+      if (single || !prev || block->code.has_call || cpu_.mmu.mmio_accesses() + cache_.invalidations() != activity ||
+          blocks % kClockCheckInterval == 0 || exit_request_.load(std::memory_order_relaxed))
+        break;
+      Block* next = nullptr;
+      if (end == BlockEnd::kChain0 || end == BlockEnd::kChain1) {
+        next = block->chain[static_cast<int>(end)];
+        if (next && next->key.rip != s.rip) next = nullptr;
+      } else if (end == BlockEnd::kIndirect) {
+        next = indirect_target(*block);
+      }
+      if (!next) break;
+      block = next;
+    }
     cpu_.stats.blocks_invalidated = cache_.invalidations();
-    if (test_fault_at_ && cpu_.stats.instructions >= test_fault_at_) {
-      s.gpr[RAX] ^= 1;
-      test_fault_at_ = 0;
-    }
-    if (debug) debug_after_instruction(cpu_, step);
-    if (shadow) s.events.interrupt_shadow = 0;
-    prev = block->valid ? block : nullptr;
-    prev_end = end;
-    if (single_step_) return {VcpuExit::Reason::kSingleStep, {}};
   }
+}
+
+Block* TcgVcpu::indirect_target(const Block& from) {
+  BlockKey key;
+  key.rip = cpu_.s.rip;
+  key.cs_base = from.key.cs_base;
+  key.mode = from.key.mode;
+  const bool code64 = (key.mode & 3) == uint32_t(CodeSize::k64);
+  const uint64_t linear = code64 ? key.rip : (key.cs_base + key.rip) & 0xffffffffull;
+  return cache_.find_fast(linear, key, ((key.mode >> 6) & 3) == 3);
 }
 
 }  // namespace janus::tcg

@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <unordered_map>
 
 #include "accel/vcpu.h"
 #include "tcg/block_cache.h"
@@ -15,6 +16,7 @@ namespace janus::tcg {
 class TcgVcpu final : public Vcpu {
  public:
   TcgVcpu(unsigned index, VcpuContext context);
+  ~TcgVcpu() override;
 
   VcpuExit run(uint64_t deadline_ns) override;
   CpuState get_state() override;
@@ -32,7 +34,10 @@ class TcgVcpu final : public Vcpu {
 
  private:
   bool take_events();  // delivers a pending NMI/interrupt; true if one was taken
-  Block* block_for_pc(bool single);
+  // `same_mode`: a block of the current mode (its key.mode and cs_base apply), or null.
+  Block* block_for_pc(bool single, const Block* same_mode = nullptr);
+  // The jump cache's block for RIP in the mode of `from` (after its indirect jump), or null.
+  Block* indirect_target(const Block& from);
 
   unsigned index_;
   TcgCpu cpu_;
@@ -43,6 +48,10 @@ class TcgVcpu final : public Vcpu {
   bool single_step_ = false;
   uint64_t seen_tlb_epoch_ = 0;
   uint64_t test_fault_at_ = 0;
+  // JANUS_TCG_PROFILE=n: guest instructions per block entry address, top n printed at exit.
+  struct ProfileEntry { uint64_t instructions = 0, runs = 0; };
+  std::unique_ptr<std::unordered_map<uint64_t, ProfileEntry>> profile_;
+  unsigned profile_top_ = 0;
 };
 
 }  // namespace janus::tcg

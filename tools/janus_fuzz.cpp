@@ -14,6 +14,7 @@
 
 #include "accel/cross/divergence_report.h"
 #include "accel/cross/fuzz_runner.h"
+#include "accel/cross/host_errata.h"
 #include "accel/kvm/kvm_host_probe.h"
 #include "cpu/guest_virtual_memory.h"
 
@@ -28,7 +29,7 @@ struct Args {
   uint64_t seed = 1, cases = 100, max_insns = 24, cpl0_max_insns = 6, min_instructions = 0;
   std::optional<uint64_t> only_case;
   std::vector<FuzzMode> modes;
-  bool keep_going = false, quiet = false, stop_at_marker = true, cpuid = false;
+  bool keep_going = false, quiet = false, stop_at_marker = true, cpuid = false, errata = true;
   std::string report;
 };
 
@@ -39,7 +40,9 @@ struct Args {
                "                  [--modes 64-cpl3,32-cpl3,16-cpl3,64-cpl0,32-cpl0,16-cpl0] [--case I]\n"
                "                  [--keep-going] [--min-instructions N] [--report FILE.json] [--quiet]\n"
                "                  [--run-past-end]   (also run the final HLT: at CPL3 a #GP delivery)\n"
-               "                  [--cpuid]          (also generate CPUID)\n",
+               "                  [--cpuid]          (also generate CPUID)\n"
+               "                  [--no-errata]      (count divergences host errata explain as failures too)\n"
+               "                  [--list-errata]    (print the host errata list with its evidence)\n",
                why.c_str());
   std::exit(1);
 }
@@ -70,6 +73,12 @@ Args parse(int argc, char** argv) {
     else if (f == "--quiet") a.quiet = true;
     else if (f == "--run-past-end") a.stop_at_marker = false;
     else if (f == "--cpuid") a.cpuid = true;
+    else if (f == "--no-errata") a.errata = false;
+    else if (f == "--list-errata") {
+      for (const HostErratum& e : host_errata())
+        std::printf("%s\n  what: %s\n  evidence: %s\n", e.name, e.what, e.evidence);
+      std::exit(0);
+    }
     else if (f == "--modes") {
       std::string list = val();
       size_t from = 0;
@@ -140,7 +149,9 @@ int main(int argc, char** argv) {
     FuzzRunner runner;
     FuzzFeatures features = FuzzFeatures::from(runner.cpuid());
     features.cpuid = a.cpuid;
+    runner.set_explain_host_errata(a.errata);
     std::set<std::string> seen;
+    std::map<std::string, uint64_t> explained, per_signature;
     uint64_t compared = 0, divergences = 0, leader_failures = 0, cases_run = 0;
     std::map<std::string, uint64_t> per_mode;
     bool report_written = false;
@@ -154,6 +165,7 @@ int main(int argc, char** argv) {
       ++cases_run;
       compared += o.instructions;
       per_mode[mode_name(mode)] += o.instructions;
+      for (auto& [name, n] : o.explained) explained[name] += n;
       if (o.kind == FuzzOutcome::Kind::kLeaderFailed) {
         // The host's KVM could not run it (e.g. its CPL0 emulator lacks an instruction): not a
         // software-CPU bug, and nothing to compare against.
@@ -163,20 +175,12 @@ int main(int argc, char** argv) {
         continue;
       }
       if (o.kind != FuzzOutcome::Kind::kDiverged) continue;
-      // This host's KVM (kvm_pvm) often does not deliver exceptions its CPL0 emulator raises
-      // (#DE here): it reports the vCPU halted on the faulting instruction. A host limitation.
-      if (const Divergence& d = *o.divergence; !is_cpl3(mode) && d.leader_after.halted && !d.follower_after.halted &&
-                                              linear_rip(d.follower_after) == fuzz_layout::kHandler) {
-        if (leader_failures++ < 3 && !a.quiet)
-          std::fprintf(stderr, "janus-fuzz: case %llu (%s): KVM did not deliver an exception (host limitation), skipped\n",
-                       static_cast<unsigned long long>(i), mode_name(mode));
-        continue;
-      }
       ++divergences;
       ShrunkCase small = runner.shrink(c, *o.divergence);
       Divergence d = *small.outcome.divergence;
       disassemble(d);
       std::string sig = signature(d);
+      ++per_signature[sig];
       if (seen.insert(sig).second || !a.keep_going) {
         std::fprintf(stderr, "\n=== case %llu (%s), seed %llu: divergence at instruction %llu of %u%s\n",
                      static_cast<unsigned long long>(i), mode_name(mode), static_cast<unsigned long long>(a.seed),
@@ -212,8 +216,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "janus-fuzz: seed %llu, %llu cases, %llu instructions compared in %.1f s (%.0f/s); ",
                  static_cast<unsigned long long>(a.seed), static_cast<unsigned long long>(cases_run),
                  static_cast<unsigned long long>(compared), secs, compared / std::max(secs, 1e-9));
-    std::fprintf(stderr, "%llu diverging cases (%zu distinct), %llu skipped (host KVM limitations)\n",
-                 static_cast<unsigned long long>(divergences), seen.size(), static_cast<unsigned long long>(leader_failures));
+    uint64_t explained_total = 0;
+    for (auto& [name, n] : explained) explained_total += n;
+    std::fprintf(stderr, "%llu unexplained diverging cases (%zu distinct), %llu explained by host errata, %llu skipped (host KVM limitations)\n",
+                 static_cast<unsigned long long>(divergences), seen.size(), static_cast<unsigned long long>(explained_total),
+                 static_cast<unsigned long long>(leader_failures));
+    for (auto& [name, n] : explained)
+      std::fprintf(stderr, "  explained (host erratum: %s): %llu\n", name.c_str(), static_cast<unsigned long long>(n));
+    for (auto& [sig, n] : per_signature)
+      std::fprintf(stderr, "  DIVERGENCE %-60s %llu cases\n", sig.c_str(), static_cast<unsigned long long>(n));
     if (!a.quiet)
       for (auto& [m, n] : per_mode) std::fprintf(stderr, "  %-8s %llu instructions\n", m.c_str(), static_cast<unsigned long long>(n));
     if (divergences) return kExitDivergence;

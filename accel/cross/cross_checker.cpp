@@ -1,11 +1,14 @@
 #include "accel/cross/cross_checker.h"
 
+#include "accel/cross/host_errata.h"
+
 #include <algorithm>
 #include <deque>
 
 #include "cpu/guest_virtual_memory.h"
 #include "hw/clock.h"
 #include "hw/guest_memory_access.h"
+#include "cpu/paging.h"
 #include "tcg/x86_decoder.h"
 
 namespace janus::cross {
@@ -33,6 +36,30 @@ tcg::CodeSize code_size_of(const CpuState& s) {
   if (s.in_64bit_code()) return tcg::CodeSize::k64;
   if (s.protected_mode() && !s.v86_mode() && s.seg[CS].db()) return tcg::CodeSize::k32;
   return tcg::CodeSize::k16;
+}
+
+// Walks the page tables without setting accessed/dirty bits (the cross-check only looks).
+class ReadOnlyAccess final : public PhysicalMemoryAccess {
+ public:
+  explicit ReadOnlyAccess(GuestMemory& m) : inner_(m) {}
+  bool read_u32(uint64_t gpa, uint32_t& v) override { return inner_.read_u32(gpa, v); }
+  bool read_u64(uint64_t gpa, uint64_t& v) override { return inner_.read_u64(gpa, v); }
+  bool write_u32(uint64_t, uint32_t) override { return true; }
+  bool write_u64(uint64_t, uint64_t) override { return true; }
+  bool read_bytes(uint64_t gpa, void* out, size_t len) override { return inner_.read_bytes(gpa, out, len); }
+
+ private:
+  GuestMemoryAccess inner_;
+};
+
+// Guest-physical address of linear address `linear` as `s` sees it (nullopt if unmapped/not RAM).
+std::optional<uint64_t> physical(GuestMemory& memory, const CpuState& s, uint64_t linear) {
+  ReadOnlyAccess view(memory);
+  PagingContext ctx = PagingContext::from(s, false);
+  ctx.ac_flag = true;
+  Translation t = translate(view, ctx, linear, AccessKind::kRead);
+  if (!t.ok || !memory.host_ptr(t.gpa, 1)) return std::nullopt;
+  return t.gpa;
 }
 
 }  // namespace
@@ -99,6 +126,10 @@ ExecutedInsn CrossChecker::fetch(const CpuState& s, GuestMemory& memory) {
   return e;
 }
 
+bool CrossChecker::leader_emulated(const CpuState& s) const {
+  return !p_.leader_kernel_native && !(s.protected_mode() && !s.v86_mode() && s.cpl() == 3);
+}
+
 std::string CrossChecker::leader_execution(const CpuState& s) const {
   if (p_.leader_kernel_native) return "natively (hardware virtualization)";
   if (s.protected_mode() && !s.v86_mode() && s.cpl() == 3)
@@ -139,7 +170,8 @@ CrossChecker::Result CrossChecker::step(uint64_t deadline_ns) {
 
 // Compares what both ended with; records a divergence or moves on.
 CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before, const CpuState& leader,
-                                         const CpuState& follower, bool leader_down, const VcpuExit& fe) {
+                                         const CpuState& follower, bool leader_down, const VcpuExit& fe,
+                                         const CpuState* last_before) {
   using Reason = VcpuExit::Reason;
   // KVM quirk: single-stepping over HLT reports the debug exit and drops the halt (RIP is past
   // the HLT, the vCPU runnable). The follower, which did halt, is right: halt the leader too.
@@ -148,7 +180,7 @@ CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before,
     halted.halted = true;
     if (normalise_for_compare(halted) == normalise_for_compare(follower)) {
       p_.leader.set_state(halted);
-      return finish(d, before, halted, follower, leader_down, fe);
+      return finish(d, before, halted, follower, leader_down, fe, last_before);
     }
   }
   d.fields = diff_states(normalise_for_compare(leader), normalise_for_compare(follower));
@@ -168,6 +200,27 @@ CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before,
               (fe.reason == Reason::kFailed ? "failed: " + fe.detail : follower_down ? "shut down (triple fault)" : "continued");
   d.memory = tracker_->check_step(p_.leader_memory);
   if (d.memory) d.memory_note = "in a page the follower wrote during this step or shortly before";
+  // A host erratum can only be recognised where the leader single-stepped; `last_before` is the
+  // state before the step's last instruction (the follower's, when it caught up with KVM).
+  if (!d.fields.empty() && ring_count_ && last_before) {
+    const ExecutedInsn& insn = ring_[(ring_count_ - 1) % kHistory];
+    StepDifference sd{insn.bytes.data(), insn.length, last_before, &leader, &follower, &d.fields,
+                      d.memory.has_value() || !d.io.empty() || !d.exits.empty()};
+    if (const HostErratum* e = explain_by_host_erratum(sd, explain_errata_ && leader_emulated(before))) {
+      // The follower has the hardware's value: bring the leader in line and go on.
+      ++explained_[e->name];
+      if (!first_explained_.count(e->name)) first_explained_[e->name] = insn;
+      CpuState fixed = leader;
+      for (int r = 0; r < 16; ++r) fixed.gpr[r] = follower.gpr[r];
+      fixed.rflags = (follower.rflags & ~rflags::RF) | (leader.rflags & rflags::RF);
+      fixed.events.interrupt_shadow = follower.events.interrupt_shadow;
+      p_.leader.set_state(fixed);
+      p_.leader.set_single_step(leader_stepping_);
+      leader_state_ = fixed;
+      if (steps_ - last_full_check_ >= full_interval_ && !check_all_memory()) return {Status::kDiverged, {}};
+      return {fixed.halted ? Status::kHalted : Status::kAgreed, {}};
+    }
+  }
   if (!d.fields.empty() || d.memory || !d.io.empty() || !d.exits.empty()) {
     diverge(std::move(d), before, leader, follower);
     return {Status::kDiverged, {}};
@@ -237,12 +290,14 @@ CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
   // Likewise KVM's emulator may run the first instruction of an exception handler in the same
   // step as the delivery. Either way the states must meet exactly within a few follower steps.
   // Only when KVM is ahead (another RIP or CS): with the same RIP, different states are a divergence.
+  CpuState last_before = before;
   if (fe.reason == Reason::kSingleStep && (follower.rip != leader.rip || follower.seg[CS] != leader.seg[CS]) &&
       !leader.halted) {
     const CpuState want = normalise_for_compare(leader);
     for (int i = 0; i < kIoOverrun && normalise_for_compare(follower) != want && !follower.halted &&
                     (follower.rip != leader.rip || follower.seg[CS] != leader.seg[CS]); ++i) {
       CpuState fb = follower;
+      last_before = fb;
       ring_[ring_count_++ % kHistory] = fetch(fb, p_.follower_memory);
       ++steps_;
       fe = p_.follower.run(kNever);
@@ -250,8 +305,44 @@ CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
       if (fe.reason != Reason::kSingleStep) break;
     }
   }
+  if (leader_stepping_) undo_single_step_tf(before, leader, follower);
   Divergence d;
-  return finish(d, before, leader, follower, le.reason == Reason::kShutdown, fe);
+  return finish(d, before, leader, follower, le.reason == Reason::kShutdown, fe, &last_before);
+}
+
+// KVM implements single-stepping (KVM_GUESTDBG_SINGLESTEP) by setting RFLAGS.TF in the guest
+// behind the guest's back and hides it from KVM_GET_REGS; but an exception or interrupt it
+// delivers during such a step pushes the real RFLAGS, TF included (on VT-x/AMD-V as in this
+// host's emulator). The guest never set TF: that bit of the leader's stack frame is an artifact
+// of Janus's own single-stepping and is cleared in the leader's memory (the leader's later IRET
+// then restores TF=0, as it would have without single-stepping). Only where both CPUs delivered
+// to the same CS:RIP and stack, TF was clear before the step, and the two frames differ in that
+// one bit of a word whose bit 1 (always 1 in an RFLAGS image) is set.
+void CrossChecker::undo_single_step_tf(const CpuState& before, const CpuState& leader, const CpuState& follower) {
+  if ((before.rflags & rflags::TF) || leader.rip == before.rip) return;
+  if (leader.rip != follower.rip || leader.seg[CS].selector != follower.seg[CS].selector ||
+      leader.gpr[RSP] != follower.gpr[RSP] || leader.seg[SS].selector != follower.seg[SS].selector)
+    return;
+  // Long mode delivers to 64-bit code with a flat stack; otherwise SS:SP or SS:ESP.
+  const bool lm = follower.long_mode_active();
+  const bool stack32 = follower.protected_mode() && follower.seg[SS].db();
+  const uint64_t frame = lm ? follower.gpr[RSP]
+                            : (follower.seg[SS].base + (follower.gpr[RSP] & (stack32 ? 0xffffffffull : 0xffffull))) & 0xffffffffull;
+  const unsigned slot = lm ? 8 : follower.protected_mode() ? 4 : 2;
+  // Error code, RIP, CS, RFLAGS, RSP, SS: the RFLAGS image is within the first 6 slots.
+  for (unsigned i = 0; i < 6; ++i) {
+    const uint64_t lin = frame + uint64_t(i) * slot;
+    auto pl = physical(p_.leader_memory, follower, lin), pf = physical(p_.follower_memory, follower, lin);
+    if (!pl || !pf || *pl != *pf || (*pl & 0xfff) > 4096 - 2) continue;
+    uint8_t lb[2], fb[2];
+    p_.leader_memory.read_phys(*pl, lb, 2);
+    p_.follower_memory.read_phys(*pf, fb, 2);
+    if (lb[0] == fb[0] && (fb[0] & 2) && (lb[1] ^ fb[1]) == 0x01 && (lb[1] & 0x01)) {
+      const uint8_t fixed = fb[1];
+      p_.leader_memory.write_phys(*pl + 1, &fixed, 1);
+      return;
+    }
+  }
 }
 
 CrossChecker::Result CrossChecker::stretch(const CpuState& before, uint64_t deadline_ns) {

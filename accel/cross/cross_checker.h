@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,6 +94,14 @@ class CrossChecker {
   bool check_all_memory();
 
   uint64_t instructions() const { return steps_; }
+  // Divergences a listed host erratum explained (accel/cross/host_errata.h), by erratum name, and
+  // the first instruction each one explained. Such a step is not a divergence: the leader is
+  // given the follower's (the hardware's) values and the run goes on.
+  const std::map<std::string, uint64_t>& explained() const { return explained_; }
+  const std::map<std::string, ExecutedInsn>& first_explained() const { return first_explained_; }
+  // Off: every difference is a divergence (errata are on by default; they never apply where
+  // the leader runs the instruction natively).
+  void set_explain_host_errata(bool on) { explain_errata_ = on; }
   const std::optional<Divergence>& divergence() const { return divergence_; }
   std::vector<ExecutedInsn> history() const;
   WriteTracker& tracker() { return *tracker_; }
@@ -104,9 +113,11 @@ class CrossChecker {
   bool leader_can_single_step(const CpuState& s) const;
   bool last_was_hlt() const;
   bool may_enter_user_mode(const CpuState& s);
+  void undo_single_step_tf(const CpuState& before, const CpuState& leader, const CpuState& follower);
   Result finish(Divergence& d, const CpuState& before, const CpuState& leader, const CpuState& follower,
-                bool leader_down, const VcpuExit& fe);
+                bool leader_down, const VcpuExit& fe, const CpuState* last_before = nullptr);
   std::string leader_execution(const CpuState& s) const;
+  bool leader_emulated(const CpuState& s) const;
   void diverge(Divergence d, const CpuState& before, const CpuState& leader, const CpuState& follower);
 
   CrossParts p_;
@@ -119,6 +130,9 @@ class CrossChecker {
   std::array<ExecutedInsn, kHistory> ring_{};
   size_t ring_count_ = 0;
   std::optional<Divergence> divergence_;
+  bool explain_errata_ = true;
+  std::map<std::string, uint64_t> explained_;
+  std::map<std::string, ExecutedInsn> first_explained_;
 };
 
 }  // namespace janus::cross

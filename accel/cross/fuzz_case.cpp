@@ -272,8 +272,15 @@ void Encoder::body(bool allow_branches) {
       }
       case 26: if (bits_ != 64) {  // BCD adjust (invalid in 64-bit code)
         static const uint8_t kOps[] = {0x27, 0x2f, 0x37, 0x3f};
-        if (r_.below(3)) out.push_back(kOps[r_.below(4)]);
-        else { out.push_back(uint8_t(r_.below(2) ? 0xd4 : 0xd5)); out.push_back(uint8_t(r_.below(2) ? 10 : 1 + r_.below(255))); }
+        if (r_.below(3)) {
+          uint8_t op = kOps[r_.below(4)];
+          // The host's CPL0 emulator lacks DAA, AAA and AAS (emulation failure: the case is lost).
+          if (cpl0 && op != 0x2f) break;
+          out.push_back(op);
+        } else {
+          out.push_back(uint8_t(r_.below(2) ? 0xd4 : 0xd5));
+          out.push_back(uint8_t(r_.below(2) ? 10 : 1 + r_.below(255)));
+        }
         return;
       }
         break;

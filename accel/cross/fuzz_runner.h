@@ -2,6 +2,7 @@
 // fresh software CPU per case, a deterministic port device, no interrupts. A divergence is
 // shrunk to the single instruction and the inputs that still show it.
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@ struct FuzzOutcome {
   uint64_t instructions = 0;        // compared
   std::optional<Divergence> divergence;
   std::string detail;               // kLeaderFailed: KVM's error
+  std::map<std::string, uint64_t> explained;  // steps a host erratum explained, by erratum name
   CpuState final_state;             // the leader's, where the run stopped
 };
 
@@ -37,6 +39,8 @@ class FuzzRunner {
   ~FuzzRunner();
 
   const CpuidTable& cpuid() const { return kvm_->cpuid(); }
+  // Host errata (accel/cross/host_errata.h) explain divergences unless turned off.
+  void set_explain_host_errata(bool on) { explain_errata_ = on; }
   // Runs the case to its end (HLT), or only to its end marker.
   FuzzOutcome run(const FuzzCase& c, bool stop_at_marker = false);
   // The shortest prefix that diverges names the instruction; it is then run alone from the
@@ -47,6 +51,7 @@ class FuzzRunner {
   static FuzzCase prefix(const FuzzCase& c, const std::vector<size_t>& at, size_t n);
 
  private:
+  void flush_leader_halt(const FuzzCase& c);
   class PortDevice;
   class NoInterrupts;
 
@@ -62,6 +67,7 @@ class FuzzRunner {
   ManualClock follower_clock_;
   std::unique_ptr<Vcpu> leader_;
   bool kernel_native_ = false;
+  bool explain_errata_ = true;
 };
 
 }  // namespace janus::cross
