@@ -8,7 +8,13 @@ Block* BlockCache::find(const BlockKey& key, uint64_t linear_pc) {
   auto it = blocks_.find(key);
   if (it == blocks_.end()) return nullptr;
   Block* b = it->second.get();
-  b->linear_pc = linear_pc;
+  if (b->linear_pc != linear_pc) {
+    // A block sits in at most one jump cache slot (its linear PC's), so invalidate() can clear it
+    // and freeing dead blocks needs no jump cache flush.
+    Block*& old = jump_cache_[jump_index(b->linear_pc)];
+    if (old == b) old = nullptr;
+    b->linear_pc = linear_pc;
+  }
   jump_cache_[jump_index(linear_pc)] = b;
   return b;
 }
@@ -19,7 +25,10 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
   for (int i = 0; i < 2; ++i) {
     if (i == 1 && b->pages[1] == b->pages[0]) break;
     auto& list = pages_[b->pages[i]];
-    if (list.empty()) mmu_.protect_code_page(b->pages[i]);  // writes to it now take the slow path
+    if (list.empty()) {
+      mmu_.protect_code_page(b->pages[i]);  // writes to it now take the slow path
+      set_code_bit(b->pages[i], true);
+    }
     list.push_back(b);
   }
   blocks_[b->key] = std::move(block);
@@ -50,7 +59,10 @@ void BlockCache::invalidate(Block* b) {
     auto it = pages_.find(b->pages[i]);
     if (it == pages_.end()) continue;
     std::erase(it->second, b);
-    if (it->second.empty()) pages_.erase(it);
+    if (it->second.empty()) {
+      set_code_bit(b->pages[i], false);
+      pages_.erase(it);
+    }
   }
   auto& slot = jump_cache_[jump_index(b->linear_pc)];
   if (slot == b) slot = nullptr;
@@ -76,10 +88,20 @@ void BlockCache::invalidate_all() {
   flush_jump_cache();
 }
 
+void BlockCache::set_code_bit(uint64_t phys_page, bool on) {
+  uint64_t i = phys_page >> 12;
+  if (i >= kBitmapPages) return;
+  if (i / 64 >= code_bits_.size()) {
+    if (!on) return;
+    code_bits_.resize(i / 64 + 1, 0);
+  }
+  if (on) code_bits_[i / 64] |= 1ull << (i % 64);
+  else code_bits_[i / 64] &= ~(1ull << (i % 64));
+}
+
 bool BlockCache::collect_garbage() {
   if (graveyard_.empty()) return false;
-  flush_jump_cache();
-  graveyard_.clear();
+  graveyard_.clear();  // invalidate() took them out of the jump cache
   return true;
 }
 

@@ -19,9 +19,13 @@ class BlockCache final : public CodeWriteObserver {
   // Jump cache lookup by linear PC, verified against the key and the TLB's current mapping of
   // the block's first page (so TLB flushes need not flush the jump cache).
   Block* find_fast(uint64_t linear_pc, const BlockKey& key, bool user) {
+    Block* b = jump_candidate(linear_pc, key);
+    return b && mmu_.code_maps_to(linear_pc, user, b->key.phys_pc & ~0xfffull) ? b : nullptr;
+  }
+  // The jump cache's entry if it matches all but the physical address (the caller checks that).
+  Block* jump_candidate(uint64_t linear_pc, const BlockKey& key) {
     Block* b = jump_cache_[jump_index(linear_pc)];
-    if (b && b->key.rip == key.rip && b->key.cs_base == key.cs_base && b->key.mode == key.mode && b->linear_pc == linear_pc &&
-        mmu_.code_maps_to(linear_pc, user, b->key.phys_pc & ~0xfffull))
+    if (b && b->key.rip == key.rip && b->key.cs_base == key.cs_base && b->key.mode == key.mode && b->linear_pc == linear_pc)
       return b;
     return nullptr;
   }
@@ -44,7 +48,11 @@ class BlockCache final : public CodeWriteObserver {
   }
 
   // CodeWriteObserver
-  bool is_code_page(uint64_t phys_page) const override { return pages_.count(phys_page) != 0; }
+  bool is_code_page(uint64_t phys_page) const override {
+    uint64_t i = phys_page >> 12;
+    if (i / 64 < code_bits_.size()) return (code_bits_[i / 64] >> (i % 64)) & 1;
+    return i >= kBitmapPages && pages_.count(phys_page) != 0;
+  }
   void code_written(uint64_t phys_addr, unsigned size) override;
 
  private:
@@ -57,6 +65,10 @@ class BlockCache final : public CodeWriteObserver {
   const Block* running_ = nullptr;
   std::unordered_map<BlockKey, std::unique_ptr<Block>, BlockKeyHash> blocks_;
   std::unordered_map<uint64_t, std::vector<Block*>> pages_;  // physical page -> blocks on it
+  // pages_' keys as a bitmap (below kBitmapPages): the soft MMU asks on every fill and slow write.
+  static constexpr uint64_t kBitmapPages = 1ull << 24;  // 64 GiB
+  std::vector<uint64_t> code_bits_;
+  void set_code_bit(uint64_t phys_page, bool on);
   std::array<Block*, kJumpCacheSize> jump_cache_{};
   std::vector<std::unique_ptr<Block>> graveyard_;
   uint64_t invalidations_ = 0;

@@ -34,6 +34,9 @@ uint64_t h_bswap(TcgCpu&, uint64_t p /*0,size*/, uint64_t v, uint64_t, uint64_t)
 enum BitCountOp : uint64_t { kPopcnt = 0, kLzcnt = 1, kTzcnt = 2 };
 uint64_t h_bitcount(TcgCpu&, uint64_t p, uint64_t src, uint64_t, uint64_t);
 uint64_t h_bitcount_flags(TcgCpu&, uint64_t p, uint64_t src, uint64_t, uint64_t);
+// Checks that [offset, offset+size) in segment hp_op(p) may be written (p: segment, size), for
+// read-modify-write operands: faults as a write would, writes nothing.
+uint64_t h_probe_write(TcgCpu&, uint64_t p, uint64_t offset, uint64_t, uint64_t);
 // CMPXCHG16B m128 (p: segment): #GP(0) unless 16-byte aligned.
 uint64_t h_cmpxchg16b(TcgCpu&, uint64_t p, uint64_t offset, uint64_t, uint64_t);
 uint64_t h_decimal(TcgCpu&, uint64_t p /*op*/, uint64_t imm, uint64_t, uint64_t);  // DAA DAS AAA AAS AAM AAD

@@ -50,6 +50,13 @@ uint64_t h_bitcount_flags(TcgCpu& cpu, uint64_t p, uint64_t src, uint64_t, uint6
   return bitcount(cpu, p, src).second;
 }
 
+uint64_t h_probe_write(TcgCpu& cpu, uint64_t p, uint64_t offset, uint64_t, uint64_t) {
+  unsigned size = hp_size(p);
+  uint64_t linear = cpu.linear_address(unsigned(hp_op(p)), offset, size, true);
+  cpu.mmu.probe_write(linear, size, cpu.user_mode());
+  return 0;
+}
+
 uint64_t h_cmpxchg16b(TcgCpu& cpu, uint64_t p, uint64_t offset, uint64_t, uint64_t) {
   CpuState& s = cpu.s;
   unsigned seg = unsigned(p);

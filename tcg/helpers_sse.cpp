@@ -17,6 +17,7 @@ constexpr uint32_t kUM = 0x800, kAllMasks = 0x1f80, kFTZ = 0x8000;
 
 // SSE instructions need CR0.EM = 0 and CR4.OSFXSR = 1 (#UD) and CR0.TS = 0 (#NM), in that order.
 void check_sse_enabled(const CpuState& s) {
+  if (!(s.cr0 & (cr0::EM | cr0::TS)) && (s.cr4 & cr4::OSFXSR)) [[likely]] return;
   if (s.cr0 & cr0::EM) raise_fault(kUD);
   if (!(s.cr4 & cr4::OSFXSR)) raise_fault(kUD);
   if (s.cr0 & cr0::TS) raise_fault(kNM);
@@ -28,6 +29,18 @@ uint64_t read_u64(const XmmBytes& x, unsigned byte) {
   return v;
 }
 void write_u64(XmmBytes& x, unsigned byte, uint64_t v) { std::memcpy(x.data() + byte, &v, 8); }
+
+// Copies an operand of 2, 4, 8 or 16 bytes with constant-size copies (a variable-size memcpy
+// becomes a slow REP MOVS here).
+inline void copy_operand(uint8_t* to, const uint8_t* from, unsigned size) {
+  switch (size) {
+    case 16: std::memcpy(to, from, 16); return;
+    case 8: std::memcpy(to, from, 8); return;
+    case 4: std::memcpy(to, from, 4); return;
+    case 2: std::memcpy(to, from, 2); return;
+    default: for (unsigned i = 0; i < size; ++i) to[i] = from[i]; return;
+  }
+}
 
 // The linear address of a memory operand, with segment checks and the 16-byte alignment rule.
 uint64_t operand_linear(TcgCpu& cpu, const SseInsn& in, uint64_t offset, unsigned size, bool write) {
@@ -42,6 +55,16 @@ XmmBytes read_operand(TcgCpu& cpu, const SseInsn& in, uint64_t offset) {
   unsigned size = in.mem_size;
   uint64_t linear = operand_linear(cpu, in, offset, size, false);
   bool user = cpu.user_mode();
+  if (const uint8_t* p = cpu.mmu.read_ptr(linear, size, user)) [[likely]] {  // RAM, one page
+    if (size == 16) {
+      std::memcpy(x.data(), p, 16);
+    } else {  // built in a register: a narrow store into the zeroed image would stall its reload
+      uint64_t v = 0;
+      copy_operand(reinterpret_cast<uint8_t*>(&v), p, size);
+      write_u64(x, 0, v);
+    }
+    return x;
+  }
   if (size == 16) {
     write_u64(x, 0, cpu.mmu.read(linear, 8, user));
     write_u64(x, 8, cpu.mmu.read((linear + 8) & cpu.linear_mask(), 8, user));
@@ -56,6 +79,10 @@ XmmBytes read_operand(TcgCpu& cpu, const SseInsn& in, uint64_t offset) {
 void write_operand(TcgCpu& cpu, const SseInsn& in, uint64_t offset, const XmmBytes& x, unsigned from, unsigned size) {
   uint64_t linear = operand_linear(cpu, in, offset, size, true);
   bool user = cpu.user_mode();
+  if (uint8_t* p = cpu.mmu.write_ptr(linear, size, user)) [[likely]] {  // writable RAM, one page
+    copy_operand(p, x.data() + from, size);
+    return;
+  }
   if (size == 16) {
     // Probe the first byte, and the start of the next page when the store crosses into one (the
     // address a page fault reports).
@@ -66,7 +93,7 @@ void write_operand(TcgCpu& cpu, const SseInsn& in, uint64_t offset, const XmmByt
     cpu.mmu.write((linear + 8) & cpu.linear_mask(), 8, read_u64(x, 8), user);
   } else {
     uint64_t v = 0;
-    std::memcpy(&v, x.data() + from, size);
+    copy_operand(reinterpret_cast<uint8_t*>(&v), x.data() + from, size);
     cpu.mmu.write(linear, size, v, user);
   }
 }
@@ -154,11 +181,15 @@ void slice_move(TcgCpu& cpu, const SseInsn& in, uint64_t offset) {
     write_operand(cpu, in, offset, xmm[in.reg], mv.src_off, mv.width);
     return;
   }
-  XmmBytes src = mv.store ? xmm[in.reg] : source(cpu, in, offset);
   XmmBytes& dst = mv.store ? xmm[in.rm] : xmm[in.reg];
+  if (mv.width == 16) {  // MOVAPS/MOVUPS/MOVDQA/MOVDQU: the whole register
+    dst = mv.store ? xmm[in.reg] : source(cpu, in, offset);
+    return;
+  }
+  XmmBytes src = mv.store ? xmm[in.reg] : source(cpu, in, offset);
   unsigned src_off = in.mem ? 0 : mv.src_off;  // a memory source is just the slice
   XmmBytes r = mv.zero ? XmmBytes{} : dst;
-  std::memcpy(r.data() + mv.dst_off, src.data() + src_off, mv.width);
+  copy_operand(r.data() + mv.dst_off, src.data() + src_off, mv.width);
   dst = r;
 }
 
@@ -193,6 +224,10 @@ uint64_t h_sse(TcgCpu& cpu, uint64_t p, uint64_t a, uint64_t b, uint64_t) {
     case SseKind::kHost: {
       HostOp op = HostOp(in.sub);
       XmmBytes src = source(cpu, in, a);
+      if (host_op_ignores_mxcsr(op)) {  // integer, bitwise, shuffles: no MXCSR, no #XM
+        host_binary_plain(op, xmm[in.reg], src);
+        return 0;
+      }
       XmmBytes dst = xmm[in.reg];
       const uint32_t run_csr = host_csr(s.fx.mxcsr);
       uint32_t flags = host_binary(op, dst, src, run_csr) & mxcsr_bits::kFlags;
@@ -208,9 +243,7 @@ uint64_t h_sse(TcgCpu& cpu, uint64_t p, uint64_t a, uint64_t b, uint64_t) {
     case SseKind::kHostImmCount: {
       XmmBytes count{};
       count[0] = in.imm;
-      XmmBytes dst = xmm[in.rm];
-      host_binary(HostOp(in.sub), dst, count, host_csr(s.fx.mxcsr));
-      xmm[in.rm] = dst;
+      host_binary_plain(HostOp(in.sub), xmm[in.rm], count);  // integer shifts: no MXCSR
       return 0;
     }
     case SseKind::kFromGpr: {

@@ -16,6 +16,21 @@ void advance(CpuState& s, unsigned r, unsigned asz, int64_t step) {
   write_gpr(s, r, asz, (s.gpr[r] + uint64_t(step)) & size_mask_bytes(asz));
 }
 
+// STOSW/D/Q's fill: `len` bytes (whole elements) of the low `size` bytes of v, repeated. The
+// pattern repeats every 8 bytes whatever the element size, so it is stored a qword at a time.
+void fill_elements(uint8_t* d, uint64_t len, uint64_t v, unsigned size) {
+  const uint64_t pattern = size == 2 ? (v & 0xffff) * 0x0001000100010001ull
+                           : size == 4 ? (v & 0xffffffffull) * 0x0000000100000001ull
+                                       : v;
+  if (pattern == (pattern & 0xff) * 0x0101010101010101ull) {  // zeroing, mostly
+    std::memset(d, int(pattern & 0xff), len);
+    return;
+  }
+  uint64_t k = 0;
+  for (; k + 8 <= len; k += 8) std::memcpy(d + k, &pattern, 8);
+  std::memcpy(d + k, &pattern, len - k);  // whole elements of the pattern's start
+}
+
 // REP MOVS/STOS forwards (DF=0) over RAM the TLB already maps for fast access: copies or fills
 // up to `max` whole elements that stay within one page on each side in one go and advances
 // RSI/RDI/RCX as that many iterations would. Returns the count done (0: take one element the
@@ -62,8 +77,7 @@ uint64_t bulk_string(TcgCpu& cpu, unsigned op, unsigned size, unsigned asz, unsi
   } else if (size == 1) {
     std::memset(d, int(s.gpr[RAX] & 0xff), len);
   } else {
-    const uint64_t v = s.gpr[RAX];
-    for (uint64_t k = 0; k < len; k += size) std::memcpy(d + k, &v, size);
+    fill_elements(d, len, s.gpr[RAX], size);
   }
   write_gpr(s, RDI, asz, (di + len) & amask);
   write_gpr(s, RCX, asz, ((s.gpr[RCX] & amask) - n) & amask);

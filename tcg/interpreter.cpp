@@ -1,8 +1,10 @@
 #include "tcg/interpreter.h"
 
 #include <cstring>
+#include <unordered_map>
 
 #include "tcg/event_delivery.h"
+#include "tcg/helpers.h"
 #include "tcg/x86_decoder.h"
 
 namespace janus::tcg {
@@ -184,7 +186,76 @@ struct Compiler {
       }
     }
 
+    // Dead values: a pure op (or flags helper) whose result nothing executed reads, such as the
+    // operands of a dead SetFlags. (A fused SetReg still reads its value: the def writes r.)
+    {
+      std::vector<bool> used(ir.temp_count, false);
+      auto mark = [&](Temp t) { if (t != kNoTemp) used[t] = true; };
+      for (size_t p = ops.size(); p-- > 0;) {
+        const Op& op = ops[p];
+        if (drop[p] && op.opc != Opc::kSetReg) continue;
+        if (!drop[p] && op.d != kNoTemp && !used[op.d] && pure(op)) {
+          drop[p] = true;
+          continue;
+        }
+        Temp rd[3];
+        unsigned n;
+        reads(op, rd, n);
+        for (unsigned i = 0; i < n; ++i) mark(rd[i]);
+        if (flags_src[p] >= 0) {
+          mark(ops[flags_src[p]].a);
+          mark(ops[flags_src[p]].b);
+        }
+      }
+    }
+
+    // 64-bit code: `a = base + constant` right before the load/store that is a's only reader
+    // becomes the access's displacement.
+    std::vector<uint64_t> disp(ops.size(), 0);
+    {
+      std::vector<unsigned> uses(ir.temp_count, 0);
+      std::vector<int> def(ir.temp_count, -1);
+      for (size_t p = 0; p < ops.size(); ++p) {
+        const Op& op = ops[p];
+        if (drop[p] && op.opc != Opc::kSetReg) continue;
+        if (!drop[p] && op.d != kNoTemp) def[op.d] = int(p);
+        Temp rd[3];
+        unsigned n;
+        reads(op, rd, n);
+        for (unsigned i = 0; i < n; ++i)
+          if (rd[i] != kNoTemp) ++uses[rd[i]];
+        if (flags_src[p] >= 0) {
+          if (ops[flags_src[p]].a != kNoTemp) ++uses[ops[flags_src[p]].a];
+          if (ops[flags_src[p]].b != kNoTemp) ++uses[ops[flags_src[p]].b];
+        }
+      }
+      for (size_t p = 0; p < ops.size(); ++p) {
+        const Op& op = ops[p];
+        if (drop[p] || !fast64(op) || op.a == kNoTemp || def[op.a] < 0 || uses[op.a] != 1) continue;
+        const size_t q = size_t(def[op.a]);
+        const Op& add = ops[q];
+        if (add.opc != Opc::kAdd || add.size != 8 || !ir_is_const(add.b) || op.b == op.a) continue;
+        bool adjacent = true;
+        for (size_t x = q + 1; x < p && adjacent; ++x) adjacent = drop[x];
+        if (!adjacent) continue;
+        drop[q] = true;
+        disp[p] = *at(add.b);
+        base_of_[p] = add.a;
+      }
+    }
+
+    // Boundaries again, counting only the ops that remain. A 64-bit load/store sets RIP itself
+    // on its slow path, so it alone needs no boundary op.
+    insn_flags.clear();
+    for (size_t p = 0; p < ops.size(); ++p) {
+      const Op& op = ops[p];
+      if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
+      else if (!drop[p] && !insn_flags.empty() && may_fault_or_call(op.opc))
+        insn_flags.back() |= (fast64(op) ? 0 : 1) | (op.opc == Opc::kLoad ? 0 : 2);
+    }
+
     uint32_t insn = 0;
+    uint64_t insn_rip = 0;
     const uint32_t total = uint32_t(insn_flags.size());
     code.ops.reserve(ops.size());
     for (size_t p = 0; p < ops.size(); ++p) {
@@ -200,6 +271,7 @@ struct Compiler {
       x.c = at(op.c);
       switch (op.opc) {
         case Opc::kInsnStart: {
+          insn_rip = op.imm;
           uint32_t i = insn++;
           bool check = i > 0 && (insn_flags[i - 1] & 2);
           if (!check && !(insn_flags[i] & 1)) continue;  // nothing can observe this boundary
@@ -268,11 +340,17 @@ struct Compiler {
           bool load = op.opc == Opc::kLoad;
           x.aux = op.seg;
           x.imm2 = op.size;
-          x.count = user;
           if (op.seg == 0xff) {
             h = load ? H::LoadLinear : H::StoreLinear;
-          } else if (code64 && (op.size == 1 || op.size == 2 || op.size == 4 || op.size == 8)) {
+          } else if (fast64(op)) {
             // 64-bit code: the linear address is the offset (+ FS/GS base); TLB hit inline.
+            // imm = the instruction's RIP, count = its index (set on the slow path, which may
+            // fault), imm2 = displacement, aux = segment | user << 8.
+            x.imm = insn_rip;
+            x.count = insn - 1;
+            x.imm2 = disp[p];
+            x.aux = op.seg | (user ? 0x100u : 0u);
+            if (base_of_.count(p)) x.a = at(base_of_[p]);
             static constexpr H kLoads[] = {H::Load64_1, H::Load64_2, H::Load64_4, H::Load64_8};
             static constexpr H kStores[] = {H::Store64_1, H::Store64_2, H::Store64_4, H::Store64_8};
             unsigned l = op.size == 1 ? 0 : op.size == 2 ? 1 : op.size == 4 ? 2 : 3;
@@ -323,6 +401,28 @@ struct Compiler {
       code.ops.push_back(x);
     }
     code.cpu = &cpu;
+  }
+
+  // Ops without side effects (Load is not one: it may fault). The helpers listed only compute
+  // flags from their arguments and the current flags: no writes, no faults.
+  static bool pure(const Op& op) {
+    switch (op.opc) {
+      case Opc::kGetReg: case Opc::kAdd: case Opc::kSub: case Opc::kAnd: case Opc::kOr: case Opc::kXor:
+      case Opc::kShl: case Opc::kShr: case Opc::kSar: case Opc::kMul: case Opc::kNot: case Opc::kNeg:
+      case Opc::kZext: case Opc::kSext: case Opc::kCmp: case Opc::kSelect: case Opc::kCond: case Opc::kGetCF:
+        return true;
+      case Opc::kCall:
+        return op.fn == h_shift_flags || op.fn == h_shiftd_flags || op.fn == h_bt_flags || op.fn == h_bit_scan_flags ||
+               op.fn == h_imul_overflow;
+      default:
+        return false;
+    }
+  }
+
+  std::unordered_map<size_t, Temp> base_of_;  // load/store -> the base temp of a folded address
+  bool fast64(const Op& op) const {
+    return code64 && (op.opc == Opc::kLoad || op.opc == Opc::kStore) && op.seg != 0xff &&
+           (op.size == 1 || op.size == 2 || op.size == 4 || op.size == 8);
   }
 
   static bool is_terminator(Opc o) { return o == Opc::kJmp || o == Opc::kBranch || o == Opc::kJmpIndirect || o == Opc::kExit; }
@@ -526,18 +626,20 @@ BlockEnd Interpreter::execute(TcgCpu& cpu, const Block& block) {
 
 #define LOAD64(n, T)                                                                      \
   L_Load64_##n: {                                                                         \
-    uint64_t lin = *ip->a + (ip->aux >= FS ? s.seg[ip->aux].base : 0);                    \
-    const uint8_t* p = cpu.mmu.read_ptr(lin, n, ip->count);                               \
+    const uint64_t off = *ip->a + ip->imm2;                                               \
+    const unsigned seg = ip->aux & 0xff;                                                  \
+    const uint8_t* p = cpu.mmu.read_ptr(off + (seg >= FS ? s.seg[seg].base : 0), n, ip->aux >> 8); \
     if (p && !cpu.data_watch) { T v; std::memcpy(&v, p, n); *ip->d = v; }                 \
-    else *ip->d = cpu.load(ip->aux, *ip->a, n);                                           \
+    else { start = ip; s.rip = ip->imm; *ip->d = cpu.load(seg, off, n); }                 \
     NEXT();                                                                               \
   }
 #define STORE64(n, T)                                                                     \
   L_Store64_##n: {                                                                        \
-    uint64_t lin = *ip->a + (ip->aux >= FS ? s.seg[ip->aux].base : 0);                    \
-    uint8_t* p = cpu.mmu.write_ptr(lin, n, ip->count);                                    \
+    const uint64_t off = *ip->a + ip->imm2;                                               \
+    const unsigned seg = ip->aux & 0xff;                                                  \
+    uint8_t* p = cpu.mmu.write_ptr(off + (seg >= FS ? s.seg[seg].base : 0), n, ip->aux >> 8); \
     if (p && !cpu.data_watch) { T v = T(*ip->b); std::memcpy(p, &v, n); }                 \
-    else cpu.store(ip->aux, *ip->a, n, *ip->b);                                           \
+    else { start = ip; s.rip = ip->imm; cpu.store(seg, off, n, *ip->b); }                 \
     NEXT();                                                                               \
   }
   LOAD64(1, uint8_t) LOAD64(2, uint16_t) LOAD64(4, uint32_t) LOAD64(8, uint64_t)
@@ -552,10 +654,11 @@ BlockEnd Interpreter::execute(TcgCpu& cpu, const Block& block) {
     cc.src2 = *ip->c;
     NEXT();
   L_SetFlagsIf:
-    if (*ip->c) {
+    if (const uint64_t count = *ip->c) {
       cc.op = uint32_t(ip->imm);
       cc.dst = *ip->a;
       cc.src = *ip->b;
+      cc.src2 = count;
     }
     NEXT();
   L_Cond: *ip->d = cc.condition(unsigned(ip->imm)); NEXT();

@@ -35,7 +35,7 @@ enum class Opc : uint8_t {
   kLoad,                        // d = memory[seg, a] (size bytes); seg 0xff = linear address
   kStore,                       // memory[seg, a] = b (size bytes)
   kSetFlags,                    // cc_op = imm, cc_dst = a, cc_src = b, cc_src2 = c (c may be kNoTemp)
-  kSetFlagsIf,                  // as kSetFlags without src2, only if c != 0 (shift by zero)
+  kSetFlagsIf,                  // as kSetFlags with cc_src2 = c, only if c != 0 (c = shift count)
   kCond,                        // d = x86 condition imm (0..15, Jcc order) of the current flags
   kGetCF,                       // d = CF
   kCall,                        // d = helper(cpu, imm2, a, b, c); d may be kNoTemp

@@ -63,8 +63,9 @@ class IrBuilder {
     if (src2 == kNoTemp) src2 = dst;
     emit({.opc = Opc::kSetFlags, .d = kNoTemp, .a = dst, .b = src, .c = src2, .imm = cc_op(kind, size)});
   }
-  void set_flags_if(Temp cond, CcKind kind, unsigned size, Temp dst, Temp src) {
-    emit({.opc = Opc::kSetFlagsIf, .a = dst, .b = src, .c = cond, .imm = cc_op(kind, size)});
+  // Flags of a shift by a register count: recorded (cc_src2 = count) only if count != 0.
+  void set_flags_if(Temp count, CcKind kind, unsigned size, Temp dst, Temp src) {
+    emit({.opc = Opc::kSetFlagsIf, .a = dst, .b = src, .c = count, .imm = cc_op(kind, size)});
   }
   Temp cond(unsigned cc) { Temp d = temp(); emit({.opc = Opc::kCond, .d = d, .imm = cc}); return d; }
   Temp get_cf() { Temp d = temp(); emit({.opc = Opc::kGetCF, .d = d}); return d; }

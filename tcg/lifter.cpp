@@ -132,7 +132,7 @@ LiftResult Lifter::primary() {
       return kNext;
     }
     case 0x86: case 0x87: {
-      Temp a = rm(bsz);
+      Temp a = rm_rmw(bsz);
       Temp r = reg(d.reg, bsz);
       set_rm(bsz, r);
       set(d.reg, bsz, a);
@@ -348,9 +348,9 @@ LiftResult Lifter::primary() {
           b.set_flags(kCcLogic, bsz, r);
           return kNext;
         }
-        case 2: set_rm(bsz, b.unary(Opc::kNot, bsz, rm(bsz))); return kNext;
+        case 2: set_rm(bsz, b.unary(Opc::kNot, bsz, rm_rmw(bsz))); return kNext;
         case 3: {
-          Temp a = rm(bsz);
+          Temp a = rm_rmw(bsz);
           Temp r = b.unary(Opc::kNeg, bsz, a);
           set_rm(bsz, r);
           b.set_flags(kCcSub, bsz, r, a);
@@ -561,7 +561,7 @@ LiftResult Lifter::secondary() {
       bool left = op < 0xa8;
       Temp count = (op & 1) ? b.get_reg(RCX, 1) : b.constant(d.imm);
       count = b.binary(Opc::kAnd, 1, count, b.constant(osz == 8 ? 0x3f : 0x1f));
-      Temp dst = rm(osz), src = reg(d.reg, osz);
+      Temp dst = rm_rmw(osz), src = reg(d.reg, osz);
       Temp r = b.call(h_shiftd_result, hp(left, osz), dst, src, count);
       Temp f = b.call(h_shiftd_flags, hp(left, osz), dst, src, count);
       set_rm(osz, r);
@@ -588,7 +588,7 @@ LiftResult Lifter::secondary() {
     }
     case 0xb0: case 0xb1: {
       unsigned size = op == 0xb0 ? 1 : osz;
-      Temp dst = rm(size);
+      Temp dst = rm_rmw(size);
       Temp acc = b.get_reg(RAX, size);
       Temp eq = b.cmp(CmpKind::kEq, size, dst, acc);
       Temp src = reg(d.reg, size);
@@ -636,7 +636,7 @@ LiftResult Lifter::secondary() {
     }
     case 0xc0: case 0xc1: {
       unsigned size = op == 0xc0 ? 1 : osz;
-      Temp a = rm(size), r = reg(d.reg, size);
+      Temp a = rm_rmw(size), r = reg(d.reg, size);
       Temp sum = b.add(size, a, r);
       if (d.mod == 3) {  // source first: XADD of a register with itself leaves the sum
         set(d.reg, size, a);

@@ -90,6 +90,13 @@ class Lifter {
     b.set_reg(r, size, v);
   }
   Temp rm(unsigned size) { return d.mod == 3 ? reg(d.rm, size) : b.load(mem_seg(), ea(), size); }
+  // The r/m operand of a read-modify-write instruction: a memory operand is checked for write
+  // access before it is read, so a fault reports a write (#PF error code W=1, read-only segment
+  // #GP) as the CPU does, even when the page is not present.
+  Temp rm_rmw(unsigned size) {
+    if (d.mod != 3) b.call(h_probe_write, hp(mem_seg(), size), ea());
+    return rm(size);
+  }
   void set_rm(unsigned size, Temp v) {
     if (d.mod == 3) set(d.rm, size, v);
     else b.store(mem_seg(), ea(), v, size);
@@ -140,7 +147,7 @@ class Lifter {
 
   // --- Integer operations -------------------------------------------------------------------
   void alu(unsigned op, unsigned size, bool dest_rm, Temp src) {
-    Temp a = dest_rm ? rm(size) : reg(d.reg, size);
+    Temp a = dest_rm ? ((op & 7) == 7 ? rm(size) : rm_rmw(size)) : reg(d.reg, size);
     Temp r, cin = kNoTemp;
     CcKind kind;
     switch (op & 7) {
@@ -166,7 +173,7 @@ class Lifter {
       // SHL/SHR/SAR by a non-zero immediate: IR ops and lazy flags instead of two helper calls.
       unsigned c = unsigned(imm_count) & (size == 8 ? 0x3f : 0x1f);
       if (c) {
-        Temp v = rm(size);
+        Temp v = rm_rmw(size);
         Temp ct = b.constant(c);
         Opc o = op == kShr ? Opc::kShr : op == kSar ? Opc::kSar : Opc::kShl;
         Temp r = b.binary(o, size, v, ct);
@@ -176,8 +183,25 @@ class Lifter {
       }
     }
     Temp count = b.binary(Opc::kAnd, 1, count_raw, b.constant(size == 8 ? 0x3f : 0x1f));
-    Temp v = rm(size);
-    Temp r = b.call(h_shift_result, hp(op, size), v, count);
+    if (imm_count < 0 && (op == kShl || op == kSal || op == kShr || op == kSar)) {
+      // SHL/SHR/SAR by CL: IR ops; the flags change only for a non-zero count.
+      Temp v = rm_rmw(size);
+      Opc o = op == kShr ? Opc::kShr : op == kSar ? Opc::kSar : Opc::kShl;
+      Temp r = b.binary(o, size, v, count);
+      set_rm(size, r);
+      b.set_flags_if(count, op == kShr ? kCcShr : op == kSar ? kCcSar : kCcShl, size, r, v);
+      return;
+    }
+    Temp v = rm_rmw(size);
+    Temp r;
+    if (imm_count >= 0 && (op == kRol || op == kRor) && (unsigned(imm_count) & (size * 8 - 1))) {
+      // ROL/ROR by an immediate: the value in IR ops (the flags stay with the helper).
+      unsigned c = unsigned(imm_count) & (size * 8 - 1), left = op == kRol ? c : size * 8 - c;
+      r = b.binary(Opc::kOr, size, b.binary(Opc::kShl, size, v, b.constant(left)),
+                   b.binary(Opc::kShr, size, v, b.constant(size * 8 - left)));
+    } else {
+      r = b.call(h_shift_result, hp(op, size), v, count);
+    }
     Temp f = b.call(h_shift_flags, hp(op, size, imm_reg_count ? kShiftImmCount : 0), v, count);
     set_rm(size, r);
     b.set_flags(kCcEflags, size, f, f);
@@ -193,7 +217,7 @@ class Lifter {
   }
 
   void incdec(bool dec, unsigned size, bool use_rm, unsigned r) {
-    Temp a = use_rm ? rm(size) : reg(r, size);
+    Temp a = use_rm ? rm_rmw(size) : reg(r, size);
     Temp cf = b.get_cf();
     Temp res = dec ? b.sub(size, a, b.constant(1)) : b.add(size, a, b.constant(1));
     if (use_rm) set_rm(size, res);

@@ -116,6 +116,12 @@ void SoftMmu::write_page(uint64_t linear, unsigned size, uint64_t value, bool us
   uint64_t phys = (e.tag_checked == (linear & ~0xfffull) && e.write_checked) ? e.phys_page | (linear & 0xfff)
                                                                               : fill(linear, AccessKind::kWrite, user);
   write_phys(phys, size, value);
+  // The page may have stopped holding code (its blocks died): give it back its fast write tag.
+  TlbEntry& f = entry(linear, user);
+  const uint64_t page = linear & ~0xfffull;
+  if (f.tag_checked == page && f.write_checked && f.host && !f.readonly && f.tag_write != page && is_canonical(page) &&
+      !(observer_ && observer_->is_code_page(f.phys_page)))
+    f.tag_write = page;
 }
 
 uint64_t SoftMmu::read_phys(uint64_t gpa, unsigned size) {

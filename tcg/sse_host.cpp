@@ -53,6 +53,20 @@ uint32_t host_binary(HostOp op, XmmBytes& dst, const XmmBytes& src, uint32_t mxc
   return mxcsr;
 }
 
+void host_binary_plain(HostOp op, XmmBytes& dst, const XmmBytes& src) {
+  Vec d = to_vec(dst), s = to_vec(src);
+  switch (op) {
+#define JANUS_X(name, fmt)                                                              \
+  case HostOp::name:                                                                    \
+    if constexpr (host_op_ignores_mxcsr(HostOp::name)) asm(#name " %[s], %[d]" : [d] "+x"(d) : [s] "x"(s)); \
+    break;
+    JANUS_SSE_HOST_BINARY(JANUS_X)
+#undef JANUS_X
+    case HostOp::kCount: break;
+  }
+  from_vec(dst, d);
+}
+
 uint32_t host_from_gpr(HostGprOp op, XmmBytes& dst, uint64_t value, bool wide, uint32_t mxcsr) {
   Vec d = to_vec(dst);
   if (op == HostGprOp::cvtsi2ss) {

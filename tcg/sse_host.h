@@ -71,9 +71,18 @@ enum class HostGprOp : uint8_t {
 
 FpResult host_result_format(HostOp op);
 
+// Whether `op` neither reads MXCSR nor can set its flags: the bitwise, integer, shuffle and unpack
+// ops (DAZ, FTZ and the rounding mode mean nothing to them). These run without the MXCSR round trip.
+constexpr bool host_op_ignores_mxcsr(HostOp op) {
+  return (op >= HostOp::unpcklps && op < HostOp::kCount) || (op >= HostOp::andps && op <= HostOp::xorps);
+}
+
 // Each returns the MXCSR after the instruction; `mxcsr` must have every exception masked and no
 // bit outside host_mxcsr_mask().
 uint32_t host_binary(HostOp op, XmmBytes& dst, const XmmBytes& src, uint32_t mxcsr);
+// An op for which host_op_ignores_mxcsr(op): runs under the host's own MXCSR, which it cannot
+// see or change.
+void host_binary_plain(HostOp op, XmmBytes& dst, const XmmBytes& src);
 // cvtsi2ss/sd: dst's low lane = (wide ? int64 : int32) value.
 uint32_t host_from_gpr(HostGprOp op, XmmBytes& dst, uint64_t value, bool wide, uint32_t mxcsr);
 // cvt(t)ss2si/sd2si: `out` = the converted low lane (32-bit results zero-extended).

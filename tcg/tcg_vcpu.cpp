@@ -98,9 +98,11 @@ Block* TcgVcpu::block_for_pc(bool single, const Block* same_mode) {
   key.cs_base = mode.code == CodeSize::k64 ? 0 : s.seg[CS].base;
   key.mode = mode.key() | (single ? kSingleInstructionMode : 0);
   uint64_t linear = mode.code == CodeSize::k64 ? s.rip : (key.cs_base + s.rip) & 0xffffffffull;
-  if (Block* b = cache_.find_fast(linear, key, mode.cpl == 3)) return b;
+  Block* candidate = cache_.jump_candidate(linear, key);
+  if (candidate && cpu_.mmu.code_maps_to(linear, mode.cpl == 3, candidate->key.phys_pc & ~0xfffull)) return candidate;
   if (mode.code != CodeSize::k64 && s.rip > s.seg[CS].limit) raise_fault(kGP, 0);
   key.phys_pc = cpu_.mmu.translate_code(linear, mode.cpl == 3);
+  if (candidate && candidate->key.phys_pc == key.phys_pc) return candidate;  // the TLB had lost the page
   if (Block* b = cache_.find(key, linear)) return b;
   return cache_.insert(translator_.translate(key, linear, mode, single ? 1 : kMaxBlockInstructions));
 }

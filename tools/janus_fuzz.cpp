@@ -27,6 +27,7 @@ constexpr int kExitDivergence = 3, kExitTooFew = 4, kExitSkip = 77;
 
 struct Args {
   uint64_t seed = 1, cases = 100, max_insns = 24, cpl0_max_insns = 6, min_instructions = 0;
+  uint64_t inject_fault = 0;  // hidden, test only: see FuzzRunner::set_test_fault
   std::optional<uint64_t> only_case;
   std::vector<FuzzMode> modes;
   bool keep_going = false, quiet = false, stop_at_marker = true, cpuid = false, errata = true;
@@ -69,6 +70,7 @@ Args parse(int argc, char** argv) {
     else if (f == "--case") a.only_case = number(f, val());
     else if (f == "--min-instructions") a.min_instructions = number(f, val());
     else if (f == "--report") a.report = val();
+    else if (f == "--inject-fault") a.inject_fault = number(f, val());
     else if (f == "--keep-going") a.keep_going = true;
     else if (f == "--quiet") a.quiet = true;
     else if (f == "--run-past-end") a.stop_at_marker = false;
@@ -149,6 +151,8 @@ int main(int argc, char** argv) {
     FuzzRunner runner;
     FuzzFeatures features = FuzzFeatures::from(runner.cpuid());
     features.cpuid = a.cpuid;
+    features.daa_aaa_aas = host.runs_kernel_mode_natively;
+    runner.set_test_fault(a.inject_fault);
     runner.set_explain_host_errata(a.errata);
     std::set<std::string> seen;
     std::map<std::string, uint64_t> explained, per_signature;

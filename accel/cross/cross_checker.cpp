@@ -80,9 +80,10 @@ void CrossChecker::set_state(const CpuState& state) {
   p_.follower.set_single_step(true);
 }
 
-// Under the paravirtual KVM (kvm_pvm) CPL3 code runs on the CPU as a host user process and a
-// single-step trap there is delivered into the guest as #DB instead of exiting to Janus; CPL0
-// and real-mode code run in the host kernel's emulator, which single-steps correctly.
+// Under the paravirtual KVM (kvm_pvm) 64-bit CPL3 code runs on the CPU as a host user process and
+// a single-step trap there is delivered into the guest as #DB instead of exiting to Janus; CPL0,
+// real-mode and compatibility-mode CPL3 code run in the host kernel's emulator, which
+// single-steps correctly (see runs_natively_in_user_mode).
 // IRET, SYSRET, SYSEXIT and far RET can drop to CPL3, where a single-step trap would go into the
 // guest (see leader_can_single_step): the leader runs them without single-stepping.
 bool CrossChecker::may_enter_user_mode(const CpuState& s) {
@@ -101,9 +102,16 @@ bool CrossChecker::last_was_hlt() const {
   return d.status == tcg::DecodeStatus::kOk && d.map == tcg::OpcodeMap::kPrimary && d.opcode == 0xf4;
 }
 
-bool CrossChecker::leader_can_single_step(const CpuState& s) const {
-  return p_.leader_kernel_native || !(s.protected_mode() && !s.v86_mode() && s.cpl() == 3);
+// Under the paravirtual KVM only 64-bit user code runs on the CPU. Compatibility-mode (16/32-bit)
+// user code is executed by the host kernel's emulator like CPL0 code: it has the emulator's gaps
+// (DAA/AAA/AAS raise #UD there) and its errata (AAM/AAD flags, ROL/ROR imm8 OF, seen by
+// `janus-fuzz --modes 32-cpl3,16-cpl3`), and single-stepping it exits to Janus correctly.
+bool CrossChecker::runs_natively_in_user_mode(const CpuState& s) const {
+  return !p_.leader_kernel_native && s.protected_mode() && !s.v86_mode() && s.cpl() == 3 &&
+         !(s.long_mode_active() && !s.in_64bit_code());
 }
+
+bool CrossChecker::leader_can_single_step(const CpuState& s) const { return !runs_natively_in_user_mode(s); }
 
 ExecutedInsn CrossChecker::fetch(const CpuState& s, GuestMemory& memory) {
   ExecutedInsn e;
@@ -127,13 +135,14 @@ ExecutedInsn CrossChecker::fetch(const CpuState& s, GuestMemory& memory) {
 }
 
 bool CrossChecker::leader_emulated(const CpuState& s) const {
-  return !p_.leader_kernel_native && !(s.protected_mode() && !s.v86_mode() && s.cpl() == 3);
+  return !p_.leader_kernel_native && !runs_natively_in_user_mode(s);
 }
 
 std::string CrossChecker::leader_execution(const CpuState& s) const {
   if (p_.leader_kernel_native) return "natively (hardware virtualization)";
+  if (runs_natively_in_user_mode(s)) return "natively (64-bit CPL3 under the paravirtual KVM)";
   if (s.protected_mode() && !s.v86_mode() && s.cpl() == 3)
-    return "natively (CPL3 under the paravirtual KVM)";
+    return "by the host kernel's instruction emulator (compatibility-mode CPL3 under the paravirtual KVM)";
   return "by the host kernel's instruction emulator (CPL0 or real mode under the paravirtual KVM)";
 }
 

@@ -79,8 +79,8 @@ class CrossChecker {
   void set_state(const CpuState& state);
   const CpuState& leader_state() const { return leader_state_; }
 
-  // One instruction in lockstep; or, where this host's KVM cannot single-step (CPL3 under the
-  // paravirtual KVM), one leader run up to its next exit (I/O, HLT, deadline), which the
+  // One instruction in lockstep; or, where this host's KVM cannot single-step (64-bit CPL3 under
+  // the paravirtual KVM), one leader run up to its next exit (I/O, HLT, deadline), which the
   // follower then follows instruction by instruction until their states meet.
   Result step(uint64_t deadline_ns = kNever);
   // Follower instructions allowed to reach the leader's state after one leader run.
@@ -111,6 +111,7 @@ class CrossChecker {
   Result lockstep(const CpuState& before);
   Result stretch(const CpuState& before, uint64_t deadline_ns);
   bool leader_can_single_step(const CpuState& s) const;
+  bool runs_natively_in_user_mode(const CpuState& s) const;
   bool last_was_hlt() const;
   bool may_enter_user_mode(const CpuState& s);
   void undo_single_step_tf(const CpuState& before, const CpuState& leader, const CpuState& follower);

@@ -274,8 +274,9 @@ void Encoder::body(bool allow_branches) {
         static const uint8_t kOps[] = {0x27, 0x2f, 0x37, 0x3f};
         if (r_.below(3)) {
           uint8_t op = kOps[r_.below(4)];
-          // The host's CPL0 emulator lacks DAA, AAA and AAS (emulation failure: the case is lost).
-          if (cpl0 && op != 0x2f) break;
+          // The paravirtual KVM's emulator (CPL0 and compatibility-mode CPL3 code) lacks DAA, AAA
+          // and AAS: an emulation failure at CPL0, #UD at CPL3 (no BCD in 64-bit code at all).
+          if (!f_.daa_aaa_aas && op != 0x2f) break;
           out.push_back(op);
         } else {
           out.push_back(uint8_t(r_.below(2) ? 0xd4 : 0xd5));

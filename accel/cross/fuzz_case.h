@@ -16,8 +16,8 @@ namespace janus::cross {
 
 enum class FuzzMode : uint8_t {
   k64Cpl3,  // long mode, 64-bit user code            (KVM: native here)
-  k32Cpl3,  // long mode, 32-bit compatibility mode   (native)
-  k16Cpl3,  // long mode, 16-bit compatibility mode   (native)
+  k32Cpl3,  // long mode, 32-bit compatibility mode   (KVM: host kernel emulator here)
+  k16Cpl3,  // long mode, 16-bit compatibility mode   (emulator)
   k64Cpl0,  // long mode, kernel                      (KVM: host kernel emulator here)
   k32Cpl0,  // protected mode without paging          (emulator)
   k16Cpl0,  // real mode                              (emulator)
@@ -60,6 +60,9 @@ struct FuzzCase {
 struct FuzzFeatures {
   bool popcnt = false, lzcnt = false, tzcnt = false;
   bool cpuid = false;  // CPUID itself: off by default (KVM's runtime results differ from its table)
+  // DAA, AAA, AAS: only where KVM runs kernel and compatibility-mode code on the CPU (VT-x/AMD-V);
+  // the paravirtual KVM's emulator lacks them.
+  bool daa_aaa_aas = false;
   static FuzzFeatures from(const CpuidTable& cpuid);
 };
 

@@ -1,10 +1,12 @@
 #include "accel/cross/fuzz_runner.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "accel/kvm/kvm_host_probe.h"
 #include "tcg/tcg_accelerator.h"
+#include "tcg/tcg_vcpu.h"
 #include "tcg/x86_decoder.h"
 
 namespace janus::cross {
@@ -77,8 +79,23 @@ void FuzzRunner::flush_leader_halt(const FuzzCase& c) {
     throw std::runtime_error("janus-fuzz: KVM did not halt on the flush HLT: " + e.detail);
 }
 
+// install_case() rewrites only the environment and the case's pages; a case may also store
+// elsewhere (e.g. a 16-bit address [bx+disp8] reaches guest-physical 0x400-0x4ff in flat 32-bit
+// code). After a run that agreed both RAMs are equal; after one that did not (the follower ran on
+// past the leader's stop, or KVM failed) they are not, and that difference would be reported again
+// by every later case's full scan. The follower's RAM is therefore made the leader's again.
+void FuzzRunner::resync_follower_memory() {
+  for (const MemoryRegion& r : follower_memory_->regions()) {
+    if (r.readonly) continue;
+    const uint8_t* theirs = leader_memory_->host_ptr(r.gpa, r.size);
+    if (theirs) std::memcpy(r.host, theirs, r.size);
+  }
+  memories_equal_ = true;
+}
+
 FuzzOutcome FuzzRunner::run(const FuzzCase& c, bool stop_at_marker) {
   device_->marker = false;
+  if (!memories_equal_) resync_follower_memory();
   install_case(*leader_memory_, c);
   flush_leader_halt(c);
   install_case(*follower_memory_, c);
@@ -89,6 +106,8 @@ FuzzOutcome FuzzRunner::run(const FuzzCase& c, bool stop_at_marker) {
   tcg.map_memory(*follower_memory_);
   std::unique_ptr<Vcpu> follower =
       tcg.create_vcpu(0, VcpuContext{*follower_memory_, follower_io_, *follower_irq_, kvm_->cpuid(), follower_clock_});
+  if (test_fault_at_)
+    if (auto* t = dynamic_cast<tcg::TcgVcpu*>(follower.get())) t->inject_test_fault(test_fault_at_);
   CrossChecker checker(CrossParts{*leader_, *follower, *leader_memory_, *follower_memory_, *leader_io_, follower_io_,
                                   *leader_irq_, *follower_irq_, clock_, kernel_native_});
   checker.set_state(c.initial);
@@ -104,6 +123,7 @@ FuzzOutcome FuzzRunner::run(const FuzzCase& c, bool stop_at_marker) {
       out.detail = r.detail;
       out.instructions = checker.instructions();
       out.explained = checker.explained();
+      memories_equal_ = false;
       return out;
     }
     break;  // halted, shut down or diverged
@@ -113,6 +133,7 @@ FuzzOutcome FuzzRunner::run(const FuzzCase& c, bool stop_at_marker) {
   out.explained = checker.explained();
   out.final_state = checker.leader_state();
   if (checker.divergence()) {
+    memories_equal_ = false;
     out.kind = FuzzOutcome::Kind::kDiverged;
     out.divergence = checker.divergence();
   }
@@ -148,6 +169,22 @@ std::vector<size_t> FuzzRunner::boundaries(const FuzzCase& c) {
   return at;
 }
 
+// Whether the body may be cut after its first `n` instructions: not between a forward branch and
+// the instruction it jumps over (the branch would land inside the end marker and run its bytes as
+// other instructions - a shrinker artefact, not the case).
+bool FuzzRunner::can_cut(const FuzzCase& c, const std::vector<size_t>& at, size_t n) {
+  const unsigned bits = code_bits(c.mode);
+  const tcg::CodeSize cs = bits == 64 ? tcg::CodeSize::k64 : bits == 32 ? tcg::CodeSize::k32 : tcg::CodeSize::k16;
+  for (size_t i = 0; i < n && i + 1 < at.size(); ++i) {
+    tcg::DecodedInsn d = tcg::decode_x86(std::span<const uint8_t>(c.code.data() + at[i], at[i + 1] - at[i]), cs);
+    if (d.status != tcg::DecodeStatus::kOk || d.map != tcg::OpcodeMap::kPrimary) continue;
+    const uint8_t o = d.opcode;
+    if (!((o >= 0x70 && o <= 0x7f) || o == 0xeb || (o >= 0xe0 && o <= 0xe3))) continue;
+    if (at[i + 1] + int64_t(int8_t(uint8_t(d.imm))) > int64_t(at[n])) return false;
+  }
+  return true;
+}
+
 // The first `n` instructions of the body, then the end marker.
 FuzzCase FuzzRunner::prefix(const FuzzCase& c, const std::vector<size_t>& at, size_t n) {
   FuzzCase p = c;
@@ -167,6 +204,7 @@ ShrunkCase FuzzRunner::shrink(const FuzzCase& c, const Divergence& d) {
   // 1. The shortest prefix that diverges: its last instruction is the culprit.
   size_t k = 0;
   for (size_t n = 1; n + 1 < at.size() + 1 && n < at.size(); ++n) {
+    if (!can_cut(c, at, n)) continue;
     FuzzOutcome o = run(prefix(c, at, n), true);
     if (o.kind == FuzzOutcome::Kind::kDiverged) {
       k = n;
@@ -182,6 +220,7 @@ ShrunkCase FuzzRunner::shrink(const FuzzCase& c, const Divergence& d) {
   const std::vector<std::string> want = field_names(*best.outcome.divergence);
   // 2. The state and memory just before instruction k: run k-1 instructions to the marker (which
   //    changes nothing but RIP), then start there with only instruction k and the marker.
+  if (!can_cut(c, at, k - 1)) return best;  // the culprit is the instruction a branch jumps over
   FuzzOutcome pre = run(prefix(c, at, k - 1), true);
   if (pre.kind != FuzzOutcome::Kind::kAgreed) return best;
   FuzzCase one = prefix(c, at, k);

@@ -49,9 +49,14 @@ class FuzzRunner {
 
   static std::vector<size_t> boundaries(const FuzzCase& c);
   static FuzzCase prefix(const FuzzCase& c, const std::vector<size_t>& at, size_t n);
+  static bool can_cut(const FuzzCase& c, const std::vector<size_t>& at, size_t n);
+  // Test only: the software CPU flips bit 0 of RAX after its Nth instruction in every run
+  // (tcg::TcgVcpu::inject_test_fault), to show that a divergence is found and named. 0: off.
+  void set_test_fault(uint64_t nth_instruction) { test_fault_at_ = nth_instruction; }
 
  private:
   void flush_leader_halt(const FuzzCase& c);
+  void resync_follower_memory();
   class PortDevice;
   class NoInterrupts;
 
@@ -68,6 +73,8 @@ class FuzzRunner {
   std::unique_ptr<Vcpu> leader_;
   bool kernel_native_ = false;
   bool explain_errata_ = true;
+  bool memories_equal_ = true;
+  uint64_t test_fault_at_ = 0;  // false after a run that diverged or failed
 };
 
 }  // namespace janus::cross

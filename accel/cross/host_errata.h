@@ -10,7 +10,8 @@
 //  - evidence: the same instruction with the same inputs executed natively on this host's CPU
 //    (user mode), or the Intel SDM where native execution cannot show it;
 //  - applies only when the leader executed the instruction in the host's emulator: never to
-//    natively executed code (CPL3), never on hosts whose KVM runs kernel mode natively.
+//    natively executed code (64-bit CPL3 under kvm_pvm; its compatibility-mode CPL3 code is
+//    emulated and counts as emulated), never on hosts whose KVM runs kernel mode natively.
 #pragma once
 #include <string>
 #include <vector>

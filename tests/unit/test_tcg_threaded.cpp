@@ -1,0 +1,269 @@
+// The interpreter's block-level rewrites (register forwarding, fused register writes, dead flags,
+// conditions read from the block's own SetFlags, dead values, folded displacements, elided
+// instruction boundaries) must not change what a block computes: random straight-line integer
+// code runs once in whole blocks and once one instruction per block (single-step, where none of
+// the rewrites reach across instructions); registers, flags and memory must agree.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cpu/cpu_state.h"
+#include "cpu/cpuid.h"
+#include "hw/clock.h"
+#include "hw/guest_memory.h"
+#include "tcg/tcg_accelerator.h"
+
+using namespace janus;
+using Bytes = std::vector<uint8_t>;
+
+namespace {
+
+struct NullIo : IoHandler {
+  uint64_t pio_read(uint16_t, unsigned) override { return 0; }
+  void pio_write(uint16_t, unsigned, uint64_t) override {}
+  uint64_t mmio_read(uint64_t, unsigned) override { return ~0ull; }
+  void mmio_write(uint64_t, unsigned, uint64_t) override {}
+};
+
+struct NoInterrupts : InterruptSource {
+  bool interrupt_pending() override { return false; }
+  int acknowledge_interrupt() override { return -1; }
+  uint64_t cr8() override { return 0; }
+  void set_cr8(uint64_t) override {}
+};
+
+constexpr uint64_t kCode = 0x100000, kData = 0x300000;
+
+struct Machine {
+  GuestMemory mem{8ull << 20};
+  NullIo io;
+  NoInterrupts irq;
+  CpuidTable cpuid = janus_cpuid_template();
+  ManualClock clock;
+  TcgAccelerator accel{cpuid};
+  std::unique_ptr<Vcpu> vcpu;
+
+  Machine(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data) {
+    accel.map_memory(mem);
+    vcpu = accel.create_vcpu(0, VcpuContext{mem, io, irq, cpuid, clock});
+    mem.write_phys(kCode, code.data(), code.size());
+    mem.write_phys(kData, data.data(), data.size());
+    // 64-bit mode, the first GiB identity-mapped in 2 MiB pages.
+    mem.store<uint64_t>(0x60008, 0x00af9b000000ffffull);
+    mem.store<uint64_t>(0x60010, 0x00cf93000000ffffull);
+    mem.store<uint64_t>(0x80000, 0x81000 | 7);
+    mem.store<uint64_t>(0x81000, 0x82000 | 7);
+    for (uint64_t i = 0; i < 512; ++i) mem.store<uint64_t>(0x82000 + 8 * i, (i << 21) | 0x87);
+    CpuState s = reset_cpu_state();
+    s.cr0 = cr0::PE | cr0::PG | cr0::ET;
+    s.cr3 = 0x80000;
+    s.cr4 = cr4::PAE;
+    s.efer = efer::LME | efer::LMA;
+    s.seg[CS] = Segment{0x08, 0, 0xffffffff, 0xa09b, false};
+    for (int i : {DS, ES, SS, FS, GS}) s.seg[i] = Segment{0x10, 0, 0xffffffff, 0xc093, false};
+    s.gdtr = {0x60000, 23};
+    s.rip = kCode;
+    for (unsigned r = 0; r < 16; ++r) s.gpr[r] = regs[r];
+    s.gpr[RSP] = 0x90000;
+    s.gpr[RDI] = kData + 0x80;
+    s.rflags = 0x2 | (regs[RSP] & 0x8d5);  // random arithmetic flags in
+    vcpu->set_state(s);
+  }
+};
+
+// Registers a generated instruction may write: not RSP (stack) nor RDI (the data pointer).
+constexpr unsigned kRegs[] = {0, 1, 2, 3, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+
+class Generator {
+ public:
+  explicit Generator(uint32_t seed) : rng_(seed) {}
+
+  Bytes program(unsigned n) {
+    Bytes b;
+    for (unsigned i = 0; i < n; ++i) insn(b);
+    b.push_back(0xf4);  // hlt
+    return b;
+  }
+
+ private:
+  unsigned pick(unsigned n) { return unsigned(rng_() % n); }
+  unsigned reg() { return kRegs[pick(sizeof kRegs / sizeof kRegs[0])]; }
+  int8_t disp() { return int8_t(int(pick(16)) * 8 - 64 + int(pick(8))); }  // [rdi-64, rdi+64)
+
+  // Prefixes and REX for an operand size (1, 2, 4, 8), ModRM reg field r and r/m register rm.
+  void prefix(Bytes& b, unsigned size, unsigned r, unsigned rm, bool force_rex = false) {
+    if (size == 2) b.push_back(0x66);
+    uint8_t rex = 0x40 | (size == 8 ? 8 : 0) | ((r & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0);
+    if (rex != 0x40 || size == 1 || force_rex) b.push_back(rex);  // REX: byte regs are SPL.., not AH..
+  }
+  void modrm_reg(Bytes& b, unsigned r, unsigned rm) { b.push_back(uint8_t(0xc0 | ((r & 7) << 3) | (rm & 7))); }
+  void modrm_mem(Bytes& b, unsigned r) {  // [rdi + disp8]
+    b.push_back(uint8_t(0x40 | ((r & 7) << 3) | 7));
+    b.push_back(uint8_t(disp()));
+  }
+  unsigned size() {
+    static constexpr unsigned kSizes[] = {8, 8, 8, 4, 4, 4, 2, 1};
+    return kSizes[pick(8)];
+  }
+
+  void insn(Bytes& b) {
+    unsigned kind = pick(22), sz = size(), r = reg(), rm = reg();
+    unsigned w = sz == 1 ? 0 : 1;
+    switch (kind) {
+      case 0: case 1: case 2:  // ALU r/m, r (reg or memory)
+        prefix(b, sz, r, kind == 2 ? 0 : rm);
+        b.push_back(uint8_t(pick(8) * 8 + w));
+        if (kind == 2) modrm_mem(b, r); else modrm_reg(b, r, rm);
+        break;
+      case 3:  // ALU r, [mem]
+        prefix(b, sz, r, 0);
+        b.push_back(uint8_t(pick(8) * 8 + 2 + w));
+        modrm_mem(b, r);
+        break;
+      case 4:  // ALU r/m, imm8
+        prefix(b, sz, 0, rm);
+        b.push_back(sz == 1 ? 0x80 : 0x83);
+        modrm_reg(b, pick(8), rm);
+        b.push_back(uint8_t(rng_()));
+        break;
+      case 5:  // INC/DEC/NOT/NEG
+        prefix(b, sz, 0, rm);
+        if (pick(2)) { b.push_back(sz == 1 ? 0xfe : 0xff); modrm_reg(b, pick(2), rm); }
+        else { b.push_back(sz == 1 ? 0xf6 : 0xf7); modrm_reg(b, 2 + pick(2), rm); }
+        break;
+      case 6: case 7: {  // shifts and rotates by imm8, 1 or CL
+        static constexpr unsigned kOps[] = {0, 1, 4, 5, 7, 4, 5, 7};
+        unsigned op = kOps[pick(8)], form = pick(3);
+        prefix(b, sz, 0, rm);
+        b.push_back(uint8_t((form == 0 ? 0xc0 : form == 1 ? 0xd0 : 0xd2) + w));
+        modrm_reg(b, op, rm);
+        if (form == 0) b.push_back(uint8_t(pick(3) ? pick(sz * 8) : rng_()));
+        break;
+      }
+      case 8: {  // IMUL r, r/m (, imm8)
+        if (sz == 1) sz = 4;
+        prefix(b, sz, r, rm);
+        if (pick(2)) { b.insert(b.end(), {0x0f, 0xaf}); modrm_reg(b, r, rm); }
+        else { b.push_back(0x6b); modrm_reg(b, r, rm); b.push_back(uint8_t(rng_())); }
+        break;
+      }
+      case 9:  // SETcc r8
+        prefix(b, 1, 0, rm, true);
+        b.insert(b.end(), {0x0f, uint8_t(0x90 + pick(16))});
+        modrm_reg(b, 0, rm);
+        break;
+      case 10:  // CMOVcc r, r/m
+        if (sz == 1) sz = 8;
+        prefix(b, sz, r, rm);
+        b.insert(b.end(), {0x0f, uint8_t(0x40 + pick(16))});
+        modrm_reg(b, r, rm);
+        break;
+      case 11: case 12:  // MOV r, r / r, [mem] / [mem], r
+        prefix(b, sz, r, kind == 11 ? rm : 0);
+        if (kind == 11) { b.push_back(uint8_t(0x88 + w)); modrm_reg(b, r, rm); }
+        else { b.push_back(uint8_t((pick(2) ? 0x88 : 0x8a) + w)); modrm_mem(b, r); }
+        break;
+      case 13:  // MOVZX/MOVSX r, r8/r16, MOVSXD
+        if (pick(3) == 0) { prefix(b, 8, r, rm); b.push_back(0x63); modrm_reg(b, r, rm); break; }
+        prefix(b, sz == 1 ? 4 : sz, r, rm, true);
+        b.insert(b.end(), {0x0f, uint8_t(0xb6 + pick(2) + 8 * pick(2))});
+        modrm_reg(b, r, rm);
+        break;
+      case 14: {  // LEA r, [rdi + index*scale + disp8]
+        unsigned index = reg(), osz = sz == 1 ? 8 : sz;
+        if (osz == 2) b.push_back(0x66);
+        b.push_back(uint8_t(0x40 | (osz == 8 ? 8 : 0) | ((r & 8) ? 4 : 0) | ((index & 8) ? 2 : 0)));
+        b.push_back(0x8d);
+        b.push_back(uint8_t(0x44 | ((r & 7) << 3)));
+        b.push_back(uint8_t((pick(4) << 6) | ((index & 7) << 3) | 7));
+        b.push_back(uint8_t(disp()));
+        break;
+      }
+      case 15:  // XCHG r, r/m / XADD / CMPXCHG (register forms)
+        prefix(b, sz, r, rm);
+        switch (pick(3)) {
+          case 0: b.push_back(uint8_t(0x86 + w)); break;
+          case 1: b.insert(b.end(), {0x0f, uint8_t(0xc0 + w)}); break;
+          default: b.insert(b.end(), {0x0f, uint8_t(0xb0 + w)}); break;
+        }
+        modrm_reg(b, r, rm);
+        break;
+      case 16:  // TEST r/m, r
+        prefix(b, sz, r, rm);
+        b.push_back(uint8_t(0x84 + w));
+        modrm_reg(b, r, rm);
+        break;
+      case 17:  // Jcc +0 (ends the block either way; flags cross into the next block)
+        b.insert(b.end(), {uint8_t(0x70 + pick(16)), 0x00});
+        break;
+      case 18:  // ADC/SBB r, r right after a flag producer
+        prefix(b, sz, r, rm);
+        b.push_back(uint8_t((pick(2) ? 0x10 : 0x18) + w));
+        modrm_reg(b, r, rm);
+        break;
+      case 19:  // MOV r, imm32 / imm64
+        if (pick(2)) { prefix(b, 8, 0, rm); b.push_back(uint8_t(0xb8 + (rm & 7))); for (int i = 0; i < 8; ++i) b.push_back(uint8_t(rng_())); }
+        else { prefix(b, 4, 0, rm); b.push_back(uint8_t(0xb8 + (rm & 7))); for (int i = 0; i < 4; ++i) b.push_back(uint8_t(rng_())); }
+        break;
+      case 20:  // ALU [mem], imm8 (read-modify-write)
+        prefix(b, sz, 0, 0);
+        b.push_back(sz == 1 ? 0x80 : 0x83);
+        modrm_mem(b, pick(8));
+        b.push_back(uint8_t(rng_()));
+        break;
+      default: {  // SHL/SHR/SAR [mem] by imm8 / CL
+        static constexpr unsigned kOps[] = {4, 5, 7};
+        bool imm = pick(2);
+        prefix(b, sz, 0, 0);
+        b.push_back(uint8_t((imm ? 0xc0 : 0xd2) + w));
+        modrm_mem(b, kOps[pick(3)]);
+        if (imm) b.push_back(uint8_t(pick(sz * 8)));
+        break;
+      }
+    }
+  }
+
+  std::mt19937 rng_;
+};
+
+struct Result {
+  CpuState s;
+  Bytes data;
+};
+
+Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, bool single) {
+  Machine m(code, regs, data);
+  m.vcpu->set_single_step(single);
+  for (int i = 0; i < 100000; ++i) {
+    VcpuExit e = m.vcpu->run(kNever);
+    if (e.reason == VcpuExit::Reason::kHalted || e.reason == VcpuExit::Reason::kShutdown) break;
+    EXPECT_TRUE(e.reason == VcpuExit::Reason::kSingleStep || e.reason == VcpuExit::Reason::kKicked);
+  }
+  Result r{m.vcpu->get_state(), Bytes(data.size())};
+  m.mem.read_phys(kData, r.data.data(), r.data.size());
+  return r;
+}
+
+}  // namespace
+
+TEST(TcgThreaded, WholeBlocksAgreeWithSingleInstructions) {
+  for (uint32_t seed = 1; seed <= 400; ++seed) {
+    Generator g(seed);
+    std::mt19937_64 rng(seed * 7919u);
+    Bytes code = g.program(12 + seed % 40);
+    std::vector<uint64_t> regs(16);
+    for (auto& r : regs) r = rng() >> (rng() % 64);
+    Bytes data(256);
+    for (auto& d : data) d = uint8_t(rng());
+    Result whole = run(code, regs, data, false);
+    Result single = run(code, regs, data, true);
+    for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(whole.s.gpr[r], single.s.gpr[r]) << "seed " << seed << " gpr " << r;
+    ASSERT_EQ(whole.s.rflags & 0x8d5, single.s.rflags & 0x8d5) << "seed " << seed;
+    ASSERT_EQ(whole.s.rip, single.s.rip) << "seed " << seed;
+    ASSERT_EQ(whole.s.rip, kCode + code.size()) << "seed " << seed << ": the program must run to its HLT";
+    ASSERT_EQ(whole.data, single.data) << "seed " << seed;
+  }
+}
