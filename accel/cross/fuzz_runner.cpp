@@ -180,7 +180,7 @@ bool FuzzRunner::can_cut(const FuzzCase& c, const std::vector<size_t>& at, size_
     if (d.status != tcg::DecodeStatus::kOk || d.map != tcg::OpcodeMap::kPrimary) continue;
     const uint8_t o = d.opcode;
     if (!((o >= 0x70 && o <= 0x7f) || o == 0xeb || (o >= 0xe0 && o <= 0xe3))) continue;
-    if (at[i + 1] + int64_t(int8_t(uint8_t(d.imm))) > int64_t(at[n])) return false;
+    if (int64_t(at[i + 1]) + int64_t(int8_t(uint8_t(d.imm))) > int64_t(at[n])) return false;
   }
   return true;
 }
@@ -208,7 +208,7 @@ ShrunkCase FuzzRunner::shrink(const FuzzCase& c, const Divergence& d) {
     FuzzOutcome o = run(prefix(c, at, n), true);
     if (o.kind == FuzzOutcome::Kind::kDiverged) {
       k = n;
-      best = {prefix(c, at, n), o, false};
+      best = {prefix(c, at, n), o, false, {}, 0};
       break;
     }
   }
