@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config nasm git
   llvm-19-dev libcapstone-dev libsdl2-dev zlib1g-dev libgtest-dev
-  cpio gzip xz-utils zstd apt-utils
+  cpio gzip xz-utils zstd apt-utils bc
   busybox-static seabios qemu-system-x86
 )
 

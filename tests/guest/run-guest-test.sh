@@ -5,6 +5,7 @@
 #   ; boot: bios | multiboot      -> -bios IMAGE | -kernel IMAGE
 #   ; expect: <line>              -> the exact COM1 output, one line each, in order
 #   ; expect-exit: <status>       -> the exit status ((V << 1) | 1 for isa-debug-exit value V)
+#   ; qemu-differs: <reason>      -> BACKEND=qemu is skipped, loudly, with the reason
 #   ; expect-qemu: <line>         -> replaces the preceding expect line for BACKEND=qemu only:
 #                                    a known QEMU TCG deviation from real hardware (the test
 #                                    says why); Janus is held to the hardware line.
@@ -69,6 +70,8 @@ case "$backend" in
     cmd=("$janus" -accel tcg -nographic "${common[@]}") ;;
   qemu)
     qemu=$(command -v qemu-system-x86_64) || skip "QEMU NOT INSTALLED: no qemu-system-x86_64 in PATH"
+    qemu_differs=$(sed -n 's/^; qemu-differs:[[:space:]]*//p' "$asm" | head -n 1)
+    [ -z "$qemu_differs" ] || skip "QEMU REFERENCE NOT USED: $qemu_differs -- SKIPPING $name under qemu"
     # Not -nographic: QEMU runs SeaBIOS to load a -kernel, and under -nographic SeaBIOS
     # mirrors its screen (banner, iPXE prompt) on COM1. COM1 on stdio is all we need.
     cmd=("$qemu" -accel tcg -M pc -display none -serial stdio -net none "${common[@]}") ;;

@@ -21,83 +21,19 @@
 #include "hw/guest_memory.h"
 #include "tcg/helpers_sse.h"
 #include "tcg/tcg_accelerator.h"
+#include "tcg_harness.h"
 
 using namespace janus;
 using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-// --- A machine for the software CPU (the few lines of test_tcg_execution.cpp this needs) -------
+// --- The software CPU's test machine (tests/unit/tcg_harness.h), code at a fixed address ------
 
-struct StubIo : IoHandler {
-  uint64_t pio_read(uint16_t, unsigned) override { return 0; }
-  void pio_write(uint16_t, unsigned, uint64_t) override {}
-  uint64_t mmio_read(uint64_t, unsigned) override { return ~0ull; }
-  void mmio_write(uint64_t, unsigned, uint64_t) override {}
-};
-struct StubInterrupts : InterruptSource {
-  bool interrupt_pending() override { return false; }
-  int acknowledge_interrupt() override { return 0; }
-  uint64_t cr8() override { return 0; }
-  void set_cr8(uint64_t) override {}
-};
-
-constexpr uint64_t kCode = 0x100000, kData = 0x2000, kHandlers = 0x3000;
-constexpr int kNoFault = -1;
-
-class Machine {
- public:
-  GuestMemory mem{32ull << 20};
-  StubIo io;
-  StubInterrupts irq;
-  CpuidTable cpuid = janus_cpuid_template();
-  ManualClock clock;
-  TcgAccelerator accel{cpuid};
-  std::unique_ptr<Vcpu> vcpu;
-  CpuState base;
-
-  Machine() {
-    accel.map_memory(mem);
-    vcpu = accel.create_vcpu(0, VcpuContext{mem, io, irq, cpuid, clock});
-    put_value<uint64_t>(0x60000, 0);
-    put_value<uint64_t>(0x60008, 0x00af9b000000ffffull);
-    put_value<uint64_t>(0x60010, 0x00cf93000000ffffull);
-    put_value<uint64_t>(0x80000, 0x81000 | 7);
-    put_value<uint64_t>(0x81000, 0x82000 | 7);
-    for (uint64_t i = 0; i < 512; ++i) put_value<uint64_t>(0x82000 + 8 * i, (i << 21) | 0x87);
-    // One HLT per exception vector: where the CPU halts says which exception it took.
-    for (unsigned v = 0; v < 32; ++v) {
-      uint64_t h = kHandlers + 16 * v;
-      put_value<uint8_t>(h, 0xf4);
-      put_value<uint64_t>(0x61000 + 16 * v, (h & 0xffff) | (0x08ull << 16) | (0x8eull << 40) | (((h >> 16) & 0xffff) << 48));
-      put_value<uint64_t>(0x61000 + 16 * v + 8, 0);
-    }
-    base = reset_cpu_state();
-    base.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::MP;
-    base.cr3 = 0x80000;
-    base.cr4 = cr4::PAE | cr4::OSFXSR | cr4::OSXMMEXCPT;
-    base.efer = efer::LME | efer::LMA;
-    base.seg[CS] = Segment{0x08, 0, 0xffffffff, 0xa09b, false};
-    for (int i : {DS, ES, SS, FS, GS}) base.seg[i] = Segment{0x10, 0, 0xffffffff, 0xc093, false};
-    base.gdtr = {0x60000, 23};
-    base.idtr = {0x61000, 0x1ff};
-    base.gpr[RSP] = 0x90000;
-  }
-  void put(uint64_t gpa, const Bytes& b) { ASSERT_TRUE(mem.write_phys(gpa, b.data(), b.size())); }
-  template <typename T> void put_value(uint64_t gpa, T v) { mem.store(gpa, v); }
-  template <typename T> T get(uint64_t gpa) { return mem.load<T>(gpa); }
-
-  // Runs from `s` until HLT; returns the exception vector taken, or kNoFault.
-  int run(const CpuState& s, CpuState& out) {
-    vcpu->set_state(s);
-    VcpuExit e = vcpu->run(kNever);
-    EXPECT_EQ(e.reason, VcpuExit::Reason::kHalted) << e.detail;
-    out = vcpu->get_state();
-    uint64_t at = out.rip - 1;
-    if (at >= kHandlers && at < kHandlers + 32 * 16) return int((at - kHandlers) / 16);
-    return kNoFault;
-  }
-};
+using test::kHandlers;
+using test::kNoFault;
+constexpr uint64_t kCode = 0x100000, kData = 0x2000;
+using Machine = test::TcgMachine;
 
 // --- The same bytes on the host -----------------------------------------------------------------
 
