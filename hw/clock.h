@@ -2,6 +2,7 @@
 // schedule future events on the TimerQueue, which the vCPU loop runs between guest runs. That
 // keeps all device state on one thread and lets cross-check drive time deterministically.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,17 +15,23 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual uint64_t now_ns() const = 0;  // nanoseconds since the machine was created
+  // Host time during which the machine did not run and which the guest must not see pass
+  // (the software CPU compiling synchronously in deterministic test runs).
+  virtual void skip(uint64_t ns) const {}
 };
 
 class HostClock final : public Clock {
  public:
   HostClock() : start_(std::chrono::steady_clock::now()) {}
   uint64_t now_ns() const override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count() -
+           skipped_.load(std::memory_order_relaxed);
   }
+  void skip(uint64_t ns) const override { skipped_.fetch_add(ns, std::memory_order_relaxed); }
 
  private:
   std::chrono::steady_clock::time_point start_;
+  mutable std::atomic<uint64_t> skipped_{0};
 };
 
 // A clock that only moves when told to (unit tests, deterministic runs).

@@ -3,7 +3,9 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "tcg/ir.h"
@@ -27,6 +29,20 @@ struct BlockKeyHash {
   }
 };
 
+// Machine code of the LLVM tier (tcg/jit_tier.h); destroying it frees the code.
+struct JitCode {
+  virtual ~JitCode() = default;
+};
+// A compiled block: same contract as Interpreter::execute (returns a BlockEnd), except that guest
+// faults propagate as GuestFault with RIP and TcgCpu::jit_insn naming the faulting instruction.
+using JitEntry = int (*)(TcgCpu* cpu);
+// Where the LLVM tier's compile thread leaves a block's code: `code` is set before `entry` is
+// published. Shared by the block and the compile job, so either may go first.
+struct JitSlot {
+  std::atomic<JitEntry> entry{nullptr};
+  std::shared_ptr<JitCode> code;
+};
+
 struct Block {
   BlockKey key;
   uint64_t linear_pc = 0;            // CS.base + RIP when translated
@@ -37,6 +53,9 @@ struct Block {
   bool valid = true;
   std::array<Block*, 2> chain{};     // successor for kJmp / kBranch slot 0, kBranch slot 1
   std::vector<Block*> chained_from;  // blocks whose chain[] points here (to unlink)
+  uint32_t runs = 0;                 // interpreted runs (the LLVM tier compiles hot blocks)
+  JitEntry jit = nullptr;            // compiled code, once installed from jit_slot
+  std::shared_ptr<JitSlot> jit_slot; // set when the block was queued for compilation
 };
 
 }  // namespace janus::tcg

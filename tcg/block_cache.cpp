@@ -66,7 +66,9 @@ void BlockCache::invalidate(Block* b) {
   }
   auto& slot = jump_cache_[jump_index(b->linear_pc)];
   if (slot == b) slot = nullptr;
-  if (b == running_) stop_ = true;  // finish the storing instruction, then re-translate
+  // Finish the storing instruction, then re-translate. Compiled blocks chain to each other
+  // without the run loop, so the block executing now need not be running_: stop whatever runs.
+  if (running_) stop_ = true;
   auto node = blocks_.extract(b->key);
   if (!node.empty() && node.mapped().get() == b) graveyard_.push_back(std::move(node.mapped()));
 }

@@ -40,6 +40,7 @@ class BlockCache final : public CodeWriteObserver {
   bool collect_garbage();
   bool has_garbage() const { return !graveyard_.empty(); }
 
+  // The block the run loop entered (compiled code may have chained on from it), or null.
   void set_running(const Block* b) { running_ = b; }
   uint64_t invalidations() const { return invalidations_; }
   size_t size() const { return blocks_.size(); }

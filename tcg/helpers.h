@@ -8,6 +8,11 @@
 
 namespace janus::tcg {
 
+// Does the helper leave alone everything the run loop checks between blocks (CPU mode, IF, TLB,
+// debug state, pending events, devices)? Blocks that call only such helpers may run straight on
+// into their successors. It may still fault. (tcg/helper_traits.cpp)
+bool helper_is_local(HelperFn fn);
+
 // Packs (operation, operand size, extra) into a helper's constant parameter.
 constexpr uint64_t hp(uint64_t op, uint64_t size = 0, uint64_t extra = 0) { return op | (size << 8) | (extra << 16); }
 inline unsigned hp_op(uint64_t p) { return p & 0xff; }

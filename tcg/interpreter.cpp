@@ -381,7 +381,7 @@ struct Compiler {
           }
           break;
         }
-        case Opc::kCall: h = H::Call; code.has_call = true; x.imm = op.imm2; x.imm2 = reinterpret_cast<uint64_t>(op.fn); break;
+        case Opc::kCall: h = H::Call; code.has_call |= !helper_is_local(op.fn); x.imm = op.imm2; x.imm2 = reinterpret_cast<uint64_t>(op.fn); break;
         case Opc::kJmp: h = H::Jmp; x.imm = op.imm; x.count = total; break;
         case Opc::kBranch: h = H::Branch; x.imm = op.imm; x.imm2 = op.imm2; x.count = total; break;
         case Opc::kJmpIndirect: h = H::JmpIndirect; x.count = total; break;

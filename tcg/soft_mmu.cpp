@@ -1,5 +1,6 @@
 #include "tcg/soft_mmu.h"
 
+#include <cstddef>
 #include <cstring>
 
 #include "cpu/exceptions.h"
@@ -31,6 +32,12 @@ void SoftMmu::store_host(uint8_t* p, unsigned size, uint64_t v) {
     case 4: { uint32_t x = uint32_t(v); std::memcpy(p, &x, 4); return; }
     default: std::memcpy(p, &v, size); return;
   }
+}
+
+SoftMmu::TlbLayout SoftMmu::tlb_layout() const {
+  auto at = [this](const void* p) { return size_t(static_cast<const char*>(p) - reinterpret_cast<const char*>(this)); };
+  return {{at(&tlb_[0][0]), at(&tlb_[1][0])}, sizeof(TlbEntry), offsetof(TlbEntry, tag_read), offsetof(TlbEntry, tag_write),
+          offsetof(TlbEntry, host)};
 }
 
 SoftMmu::TlbEntry& SoftMmu::lookup(uint64_t linear, bool user) {

@@ -89,6 +89,14 @@ class SoftMmu {
   // Device (MMIO) accesses so far: one may have raised an interrupt (the run loop looks then).
   uint64_t mmio_accesses() const { return mmio_accesses_; }
 
+  // Where compiled code (the LLVM tier) finds the TLB for its inline hit test: byte offsets from
+  // the SoftMmu object of each privilege's table, and within an entry.
+  struct TlbLayout {
+    size_t table[2];
+    size_t entry_bytes, tag_read, tag_write, host;
+  };
+  TlbLayout tlb_layout() const;
+
   static uint64_t load_host(const uint8_t* p, unsigned size);
   static void store_host(uint8_t* p, unsigned size, uint64_t v);
 

@@ -20,6 +20,10 @@ struct TcgStats {
   uint64_t instructions = 0;       // guest instructions retired
   uint64_t blocks_translated = 0;
   uint64_t blocks_executed = 0;
+  uint64_t blocks_compiled = 0;     // by the LLVM tier
+  uint64_t compiled_runs = 0;       // block runs in compiled code (of blocks_executed)
+  uint64_t compiled_instructions = 0;  // instructions retired by compiled code
+  uint64_t jit_compile_ns = 0;      // host time the LLVM tier spent compiling
   uint64_t blocks_invalidated = 0;  // by self-modifying code or page invalidation
   uint64_t undefined_opcodes = 0;   // #UD raised for instructions Janus does not implement
   uint64_t exceptions = 0;
@@ -50,6 +54,11 @@ class TcgCpu {
 
   bool shutdown = false;        // triple fault happened
   bool stop_block = false;      // leave the current block at the next instruction boundary
+  uint32_t jit_insn = 0;        // compiled code: index in its block of the instruction that may fault
+  // Compiled blocks jump straight to their compiled successors while this is positive (one per
+  // jump), so the run loop still looks at clocks and requests every so many blocks.
+  int32_t chain_budget = 0;
+  const void* jit_last_block = nullptr;  // the Block whose compiled code ran last
   int64_t tsc_offset = 0;
 
   // Debug exceptions (tcg/debug_events.cpp): data breakpoints hit by the current instruction

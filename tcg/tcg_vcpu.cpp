@@ -13,7 +13,7 @@
 namespace janus::tcg {
 
 TcgVcpu::TcgVcpu(unsigned index, VcpuContext context)
-    : index_(index), cpu_(context), cache_(cpu_.mmu, cpu_.stop_block), translator_(cpu_) {
+    : index_(index), cpu_(context), jit_(JitTier::create(cpu_, &TcgVcpu::compiled_successor, this)), cache_(cpu_.mmu, cpu_.stop_block), translator_(cpu_) {
   cpu_.mmu.set_code_observer(&cache_);
   cpu_.s = reset_cpu_state();
   cpu_.set_rflags(cpu_.s.rflags);
@@ -167,7 +167,16 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
       cache_.set_running(block);
       const uint64_t retired_before = cpu_.stats.instructions;
       const uint64_t activity = cpu_.mmu.mmio_accesses() + cache_.invalidations();
-      BlockEnd end = interpreter_.execute(cpu_, *block);
+      // Compiled code may run on through chained compiled blocks (profiling counts per block).
+      cpu_.chain_budget = profile_ || test_fault_at_ ? 0 : int32_t(kClockCheckInterval - 1 - blocks % kClockCheckInterval);
+      const int32_t budget = cpu_.chain_budget;
+      BlockEnd end = execute(*block);
+      if (block->jit) {
+        const uint32_t jumps = uint32_t(budget - std::max<int32_t>(cpu_.chain_budget, 0));
+        blocks += jumps;
+        cpu_.stats.blocks_executed += jumps;
+        block = static_cast<Block*>(const_cast<void*>(cpu_.jit_last_block));  // the one that ended
+      }
       cache_.set_running(nullptr);
       if (profile_) {
         ProfileEntry& e = (*profile_)[block->linear_pc];
@@ -203,6 +212,39 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
     }
     cpu_.stats.blocks_invalidated = cache_.invalidations();
   }
+}
+
+BlockEnd TcgVcpu::execute(Block& block) {
+  if (block.jit) {
+    ++cpu_.stats.compiled_runs;
+    const uint64_t before = cpu_.stats.instructions;
+    BlockEnd end = JitTier::execute(cpu_, block);
+    cpu_.stats.compiled_instructions += cpu_.stats.instructions - before;
+    return end;
+  }
+  if (install_compiled(block)) return JitTier::execute(cpu_, block);
+  BlockEnd end = interpreter_.execute(cpu_, block);
+  // Single-instruction blocks (single-step, shadows, debug) stay with the interpreter.
+  if (jit_ && block.valid && !(block.key.mode & kSingleInstructionMode)) jit_->note_run(block);
+  return end;
+}
+
+bool TcgVcpu::install_compiled(Block& block) {
+  if (!block.jit_slot) return false;
+  JitEntry entry = block.jit_slot->entry.load(std::memory_order_acquire);
+  if (!entry) return false;
+  block.jit = entry;
+  cpu_.stats.blocks_compiled = jit_->stats().compiled;
+  cpu_.stats.jit_compile_ns = jit_->stats().compile_ns;
+  return true;
+}
+
+JitEntry TcgVcpu::compiled_successor(void* self, const void* from) {
+  TcgVcpu& v = *static_cast<TcgVcpu*>(self);
+  Block* next = v.indirect_target(*static_cast<const Block*>(from));
+  if (!next) return nullptr;
+  if (!next->jit) v.install_compiled(*next);
+  return next->jit;
 }
 
 Block* TcgVcpu::indirect_target(const Block& from) {

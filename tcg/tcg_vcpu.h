@@ -1,4 +1,4 @@
-// One software vCPU: the run loop over translated blocks (interpreter tier), events at block
+// One software vCPU: the run loop over translated blocks (interpreter and LLVM tiers), events at block
 // boundaries, the exit-request word, deadlines, HLT and single-step.
 #pragma once
 #include <atomic>
@@ -8,6 +8,7 @@
 #include "accel/vcpu.h"
 #include "tcg/block_cache.h"
 #include "tcg/interpreter.h"
+#include "tcg/jit_tier.h"
 #include "tcg/tcg_cpu.h"
 #include "tcg/translator.h"
 
@@ -38,9 +39,17 @@ class TcgVcpu final : public Vcpu {
   Block* block_for_pc(bool single, const Block* same_mode = nullptr);
   // The jump cache's block for RIP in the mode of `from` (after its indirect jump), or null.
   Block* indirect_target(const Block& from);
+  // For compiled code after an indirect jump from block `from` (a TcgVcpu* context).
+  static JitEntry compiled_successor(void* self, const void* from);
+  // Takes the block's compiled code from its slot once the compile thread has left it there.
+  bool install_compiled(Block& block);
+
+  // The block being run by whichever tier holds it; counts runs and compiles hot blocks.
+  BlockEnd execute(Block& block);
 
   unsigned index_;
   TcgCpu cpu_;
+  std::unique_ptr<JitTier> jit_;  // null when the LLVM tier is off; outlives the blocks' code
   BlockCache cache_;
   Translator translator_;
   Interpreter interpreter_;

@@ -27,7 +27,7 @@ struct ThreadedCode {
   const TcgCpu* cpu = nullptr;     // operands point into this CPU's registers; empty = not built
   std::vector<ThreadedOp> ops;
   std::vector<uint64_t> frame;     // the block's temps (constants preloaded), then a junk slot
-  bool has_call = false;           // calls a helper (which may raise events, change modes...)
+  bool has_call = false;           // calls a helper that is not local (may raise events, change modes...)
 };
 
 }  // namespace janus::tcg

@@ -14,8 +14,10 @@
 #                                    BACKEND=kvm on such a host it is skipped, loudly. On a host
 #                                    with VT-x/AMD-V it runs. GUEST_TEST_IGNORE_HOST_LIMITS=1 runs
 #                                    it anyway (to see whether the limitation still holds).
-# BACKEND: kvm | tcg (runs JANUS -accel BACKEND) or qemu (qemu-system-x86_64 -accel tcg -M pc,
-# the reference the expectations were validated against).
+# BACKEND: kvm | tcg (runs JANUS -accel BACKEND), jit (-accel tcg with the LLVM tier compiling
+# every block before its second run, on the vCPU thread, each function verified; the run must
+# report compiled blocks) or qemu (qemu-system-x86_64 -accel tcg -M pc, the reference the
+# expectations were validated against).
 # Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm for kvm, a kvm-host-limit test on a kvm_pvm
 # host, no QEMU for qemu).
 set -u
@@ -68,6 +70,9 @@ case "$backend" in
     cmd=("$janus" -accel kvm -nographic "${common[@]}") ;;
   tcg)
     cmd=("$janus" -accel tcg -nographic "${common[@]}") ;;
+  jit)
+    export JANUS_JIT_THRESHOLD=1 JANUS_JIT_SYNC=1 JANUS_JIT_VERIFY=1
+    cmd=("$janus" -accel tcg -nographic -stats "${common[@]}") ;;
   qemu)
     qemu=$(command -v qemu-system-x86_64) || skip "QEMU NOT INSTALLED: no qemu-system-x86_64 in PATH"
     qemu_differs=$(sed -n 's/^; qemu-differs:[[:space:]]*//p' "$asm" | head -n 1)
@@ -102,6 +107,13 @@ fi
 if [ "$status" != "$expect_exit" ]; then
   ok=0
   echo "exit status differs"
+fi
+if [ "$backend" = jit ]; then
+  compiled=$(sed -n 's/.* \([0-9]*\) compiled (.*/\1/p' "$work/stderr" | head -n 1)
+  if [ -z "$compiled" ] || [ "$compiled" -eq 0 ]; then
+    ok=0
+    echo "the LLVM tier compiled no block (janus -stats: ${compiled:-no stats line})"
+  fi
 fi
 if [ $ok = 1 ]; then
   echo "PASS: guest.$name.$backend (exit status $status)"

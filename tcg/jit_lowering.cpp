@@ -1,0 +1,570 @@
+#include "tcg/jit_lowering.h"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <cstring>
+
+#include "tcg/block.h"
+#include "tcg/helpers.h"
+#include "tcg/helpers_sse.h"
+#include "tcg/helpers_x87.h"
+#include "tcg/interpreter.h"
+#include "tcg/lifter.h"
+#include "tcg/lazy_flags.h"
+#include "tcg/tcg_cpu.h"
+
+namespace janus::tcg {
+
+JitLayout JitLayout::of(const TcgCpu& cpu) {
+  auto at = [&cpu](const void* p) { return size_t(static_cast<const char*>(p) - reinterpret_cast<const char*>(&cpu)); };
+  JitLayout l;
+  l.gpr = at(&cpu.s.gpr[0]);
+  l.rip = at(&cpu.s.rip);
+  l.seg_base_fs = at(&cpu.s.seg[FS].base);
+  l.seg_base_gs = at(&cpu.s.seg[GS].base);
+  l.cc_op = at(&cpu.cc.op);
+  l.cc_dst = at(&cpu.cc.dst);
+  l.cc_src = at(&cpu.cc.src);
+  l.cc_src2 = at(&cpu.cc.src2);
+  l.instructions = at(&cpu.stats.instructions);
+  l.stop_block = at(&cpu.stop_block);
+  l.jit_insn = at(&cpu.jit_insn);
+  l.data_watch = at(&cpu.data_watch);
+  l.chain_budget = at(&cpu.chain_budget);
+  l.jit_last_block = at(&cpu.jit_last_block);
+  static const Block sample;
+  l.block_chain = size_t(reinterpret_cast<const char*>(&sample.chain[0]) - reinterpret_cast<const char*>(&sample));
+  l.block_jit = size_t(reinterpret_cast<const char*>(&sample.jit) - reinterpret_cast<const char*>(&sample));
+  l.mmu = at(&cpu.mmu);
+  l.tlb = cpu.mmu.tlb_layout();
+  return l;
+}
+
+namespace {
+
+// What compiled code calls for what it does not inline (plain functions: their addresses are
+// constants in the code). The slow paths may throw GuestFault through the compiled frame.
+uint64_t rt_load(TcgCpu* cpu, uint64_t seg, uint64_t offset, uint64_t size) {
+  if (seg == 0xff) return cpu->mmu.read(offset, unsigned(size), cpu->user_mode());
+  return cpu->load(unsigned(seg), offset, unsigned(size));
+}
+void rt_store(TcgCpu* cpu, uint64_t seg, uint64_t offset, uint64_t size, uint64_t value) {
+  if (seg == 0xff) return cpu->mmu.write(offset, unsigned(size), value, cpu->user_mode());
+  cpu->store(unsigned(seg), offset, unsigned(size), value);
+}
+uint64_t rt_condition(TcgCpu* cpu, uint64_t cc) { return cpu->cc.condition(unsigned(cc)); }
+uint64_t rt_carry(TcgCpu* cpu) { return cpu->cc.carry(); }
+
+uint64_t mask_of(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
+
+// Helpers that only compute flags from their arguments and the lazy flags: no writes, no faults,
+// so unused calls may be deleted and nothing is clobbered by them.
+bool helper_may_touch_memory(HelperFn fn) {
+  return fn == h_sse || fn == h_x87 || fn == h_cmpxchg8b || fn == h_cmpxchg16b;
+}
+
+bool pure_helper(HelperFn fn) {
+  return fn == h_shift_flags || fn == h_shiftd_flags || fn == h_bt_flags || fn == h_bit_scan_flags ||
+         fn == h_imul_overflow;
+}
+
+class Lowering {
+ public:
+  Lowering(llvm::Module& module, const IrBlock& ir, uint32_t mode, const void* block, const JitLayout& layout)
+      : ctx_(module.getContext()), module_(module), ir_(ir), block_(block), layout_(layout), b_(module.getContext()) {
+    i1_ = b_.getInt1Ty();
+    i8_ = b_.getInt8Ty();
+    i32_ = b_.getInt32Ty();
+    i64_ = b_.getInt64Ty();
+    ptr_ = llvm::PointerType::getUnqual(ctx_);
+    llvm::MDBuilder md(ctx_);
+    llvm::MDNode* root = md.createTBAARoot("janus");
+    // Guest memory and the CPU structure never overlap: stores to one keep values of the other.
+    llvm::MDNode* cpu_type = md.createTBAAScalarTypeNode("tcg cpu", root);
+    llvm::MDNode* mem_type = md.createTBAAScalarTypeNode("guest memory", root);
+    tbaa_cpu_ = md.createTBAAStructTagNode(cpu_type, cpu_type, 0);
+    tbaa_mem_ = md.createTBAAStructTagNode(mem_type, mem_type, 0);
+    code64_ = (mode & 3) == uint32_t(CodeSize::k64);
+    user_ = ((mode >> 6) & 3) == 3;
+  }
+
+  llvm::Function* lower(const std::string& name) {
+    auto* type = llvm::FunctionType::get(i32_, {ptr_}, false);
+    fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
+    fn_->setUWTableKind(llvm::UWTableKind::Async);  // GuestFault unwinds through it
+    cpu_ = fn_->getArg(0);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
+    store_cpu(address_of(const_cast<void*>(block_)), layout_.jit_last_block);
+    // A block that calls no helper may jump straight on to its successor's compiled code,
+    // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
+    may_chain_ = true;
+    for (const Op& op : ir_.ops) may_chain_ &= op.opc != Opc::kCall || helper_is_local(op.fn);
+    if (may_chain_) {
+      slow_taken_ = b_.CreateAlloca(i1_);
+      b_.CreateStore(b_.getFalse(), slow_taken_);
+    }
+
+    const std::vector<Op>& ops = ir_.ops;
+    temps_.assign(ir_.temp_count, nullptr);
+    // Per instruction: bit 0 = RIP must be current for a fault or helper, bit 1 = may store or
+    // call (code may have been overwritten: look at stop_block before the next one).
+    std::vector<uint8_t> insn_flags;
+    for (const Op& op : ops) {
+      if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
+      else if (!insn_flags.empty() && (op.opc == Opc::kLoad || op.opc == Opc::kStore || op.opc == Opc::kCall))
+        insn_flags.back() |= (op.opc == Opc::kCall || !fast64(op) ? 1 : 0) | (op.opc == Opc::kLoad ? 0 : 2);
+    }
+    total_ = uint32_t(insn_flags.size());
+
+    int flags_from = -1;  // the SetFlags of this block whose operands the flags are, if known
+    bool terminated = false;
+    for (size_t p = 0; p < ops.size() && !terminated; ++p) {
+      const Op& op = ops[p];
+      switch (op.opc) {
+        case Opc::kInsnStart: {
+          const uint32_t i = insn_++;
+          insn_rip_ = op.imm;
+          if (i > 0 && (insn_flags[i - 1] & 2)) stop_check(op.imm, i);
+          if (insn_flags[i] & 1) mark_instruction(op.imm, i);
+          break;
+        }
+        case Opc::kConst: def(op, b_.getInt64(op.imm)); break;
+        case Opc::kGetReg:
+          if (op.imm >= 16) def(op, b_.CreateAnd(b_.CreateLShr(load_cpu(i64_, gpr(op.imm - 16)), 8), 0xff));
+          else def(op, mask(load_cpu(i64_, gpr(op.imm)), op.size));
+          break;
+        case Opc::kSetReg: set_reg(op); break;
+        case Opc::kAdd: def(op, mask(b_.CreateAdd(t(op.a), t(op.b)), op.size)); break;
+        case Opc::kSub: def(op, mask(b_.CreateSub(t(op.a), t(op.b)), op.size)); break;
+        case Opc::kAnd: def(op, mask(b_.CreateAnd(t(op.a), t(op.b)), op.size)); break;
+        case Opc::kOr: def(op, mask(b_.CreateOr(t(op.a), t(op.b)), op.size)); break;
+        case Opc::kXor: def(op, mask(b_.CreateXor(t(op.a), t(op.b)), op.size)); break;
+        case Opc::kMul: def(op, mask(b_.CreateMul(t(op.a), t(op.b)), op.size)); break;
+        case Opc::kShl: def(op, mask(b_.CreateShl(t(op.a), count(op.b)), op.size)); break;
+        case Opc::kShr: def(op, b_.CreateLShr(mask(t(op.a), op.size), count(op.b))); break;
+        case Opc::kSar: def(op, mask(b_.CreateAShr(sext(t(op.a), op.size), count(op.b)), op.size)); break;
+        case Opc::kNot: def(op, mask(b_.CreateNot(t(op.a)), op.size)); break;
+        case Opc::kNeg: def(op, mask(b_.CreateNeg(t(op.a)), op.size)); break;
+        case Opc::kZext: def(op, mask(t(op.a), op.size)); break;
+        case Opc::kSext: def(op, sext(t(op.a), op.size)); break;
+        case Opc::kCmp: def(op, b_.CreateZExt(compare(op), i64_)); break;
+        case Opc::kSelect: def(op, b_.CreateSelect(nonzero(t(op.a)), t(op.b), t(op.c))); break;
+        case Opc::kLoad:
+          if (!fast64(op)) note_slow_path();
+          def(op, fast64(op) ? load_fast(op) : call_load(op));
+          break;
+        case Opc::kStore:
+          if (fast64(op)) {
+            store_fast(op);
+          } else {
+            note_slow_path();
+            call_store(op);
+          }
+          break;
+        case Opc::kSetFlags:
+          set_flags(op);
+          flags_from = int(p);
+          break;
+        case Opc::kSetFlagsIf: {
+          llvm::BasicBlock* set = new_block("flags.set");
+          llvm::BasicBlock* next = new_block("flags.next");
+          b_.CreateCondBr(nonzero(t(op.c)), set, next);
+          b_.SetInsertPoint(set);
+          set_flags(op);
+          b_.CreateBr(next);
+          b_.SetInsertPoint(next);
+          flags_from = -1;
+          break;
+        }
+        case Opc::kCond: case Opc::kGetCF: {
+          const unsigned cc = op.opc == Opc::kGetCF ? 2 : unsigned(op.imm);
+          llvm::Value* v = flags_from >= 0 ? known_condition(ops[flags_from], cc) : nullptr;
+          if (v) def(op, b_.CreateZExt(v, i64_));
+          else if (op.opc == Opc::kGetCF) def(op, call_pure(reinterpret_cast<void*>(&rt_carry), {cpu_}));
+          else def(op, call_pure(reinterpret_cast<void*>(&rt_condition), {cpu_, b_.getInt64(op.imm)}));
+          break;
+        }
+        case Opc::kCall: {
+          auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
+          llvm::CallInst* call = b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)),
+                                               {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
+          if (pure_helper(op.fn)) make_pure(call);
+          else flags_from = -1;  // it may have changed the flags
+          if (helper_may_touch_memory(op.fn)) note_slow_path();  // maybe MMIO: let the run loop look
+          if (op.d != kNoTemp) temps_[op.d] = call;
+          break;
+        }
+        case Opc::kJmp:
+          retire(total_);
+          store_cpu(b_.getInt64(op.imm), layout_.rip);
+          chain_or_return(0);
+          terminated = true;
+          break;
+        case Opc::kBranch: {
+          retire(total_);
+          llvm::Value* taken = nonzero(t(op.a));
+          store_cpu(b_.CreateSelect(taken, b_.getInt64(op.imm), b_.getInt64(op.imm2)), layout_.rip);
+          llvm::BasicBlock* yes = new_block("taken");
+          llvm::BasicBlock* no = new_block("not.taken");
+          b_.CreateCondBr(taken, yes, no);
+          b_.SetInsertPoint(yes);
+          chain_or_return(0);
+          b_.SetInsertPoint(no);
+          chain_or_return(1);
+          terminated = true;
+          break;
+        }
+        case Opc::kJmpIndirect:
+          retire(total_);
+          store_cpu(t(op.a), layout_.rip);
+          indirect_or_return();
+          terminated = true;
+          break;
+        case Opc::kExit:
+          retire(total_);
+          b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+          terminated = true;
+          break;
+      }
+    }
+    if (!terminated) {  // the translator always ends a block with a terminator; guard anyway
+      retire(total_);
+      b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+    }
+    return fn_;
+  }
+
+ private:
+  bool fast64(const Op& op) const {
+    return code64_ && op.seg != 0xff && (op.size == 1 || op.size == 2 || op.size == 4 || op.size == 8);
+  }
+  size_t gpr(uint64_t r) const { return layout_.gpr + 8 * size_t(r); }
+
+  void def(const Op& op, llvm::Value* v) {
+    if (op.d != kNoTemp) temps_[op.d] = v;
+  }
+  llvm::Value* t(Temp x) {
+    if (x == kNoTemp || !temps_[x]) return b_.getInt64(0);  // an unused operand
+    return temps_[x];
+  }
+  llvm::Value* count(Temp x) { return b_.CreateAnd(t(x), 63); }
+  llvm::Value* mask(llvm::Value* v, unsigned size) { return size >= 8 ? v : b_.CreateAnd(v, mask_of(size)); }
+  llvm::Value* sext(llvm::Value* v, unsigned size) {
+    if (size >= 8) return v;
+    const unsigned sh = 64 - 8 * size;
+    return b_.CreateAShr(b_.CreateShl(v, sh), sh);
+  }
+  llvm::Value* nonzero(llvm::Value* v) { return b_.CreateICmpNE(v, b_.getInt64(0)); }
+  llvm::BasicBlock* new_block(const char* name) { return llvm::BasicBlock::Create(ctx_, name, fn_); }
+  llvm::Value* address_of(void* fn) { return llvm::ConstantExpr::getIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(fn)), ptr_); }
+
+  llvm::Value* field(size_t offset) { return b_.CreateConstInBoundsGEP1_64(i8_, cpu_, offset); }
+  llvm::Value* load_cpu(llvm::Type* type, size_t offset) {
+    llvm::LoadInst* l = b_.CreateLoad(type, field(offset));
+    l->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
+    return l;
+  }
+  void store_cpu(llvm::Value* v, size_t offset) {
+    llvm::StoreInst* s = b_.CreateStore(v, field(offset));
+    s->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
+  }
+  void retire(uint32_t n) {
+    if (n) store_cpu(b_.CreateAdd(load_cpu(i64_, layout_.instructions), b_.getInt64(n)), layout_.instructions);
+  }
+  // RIP and the instruction's index, for helpers and for a fault's restart point.
+  void mark_instruction(uint64_t rip, uint32_t index) {
+    store_cpu(b_.getInt64(rip), layout_.rip);
+    store_cpu(b_.getInt32(index), layout_.jit_insn);
+  }
+  // The previous instruction may have overwritten translated code (maybe this block's own):
+  // then stop here, with it retired, and let the run loop translate again.
+  void stop_check(uint64_t rip, uint32_t index) {
+    llvm::BasicBlock* stop = new_block("smc.stop");
+    llvm::BasicBlock* go = new_block("smc.go");
+    b_.CreateCondBr(b_.CreateICmpNE(load_cpu(i8_, layout_.stop_block), b_.getInt8(0)), stop, go);
+    b_.SetInsertPoint(stop);
+    store_cpu(b_.getInt8(0), layout_.stop_block);
+    store_cpu(b_.getInt64(rip), layout_.rip);
+    retire(index);
+    b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+    b_.SetInsertPoint(go);
+  }
+
+  // Ends the block through chain slot `slot`: on to the successor's compiled code when it is
+  // linked and compiled, no slow path was taken and the chain budget lasts; else back to the
+  // run loop with that slot's BlockEnd.
+  void chain_or_return(unsigned slot) {
+    llvm::Value* done = b_.getInt32(int(slot == 0 ? BlockEnd::kChain0 : BlockEnd::kChain1));
+    if (!may_chain_) {
+      b_.CreateRet(done);
+      return;
+    }
+    llvm::BasicBlock* back = new_block("to.loop");
+    llvm::BasicBlock* linked = new_block("linked");
+    llvm::BasicBlock* compiled = new_block("compiled");
+    llvm::BasicBlock* jump = new_block("chain");
+    llvm::Value* self = address_of(const_cast<void*>(block_));
+    llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * slot));
+    llvm::Value* slow = b_.CreateLoad(i1_, slow_taken_);
+    b_.CreateCondBr(b_.CreateOr(slow, b_.CreateIsNull(next)), back, linked);
+    b_.SetInsertPoint(linked);
+    llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, next, layout_.block_jit));
+    b_.CreateCondBr(b_.CreateIsNull(entry), back, compiled);
+    b_.SetInsertPoint(compiled);
+    llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
+    store_cpu(budget, layout_.chain_budget);
+    b_.CreateCondBr(b_.CreateICmpSLT(budget, b_.getInt32(0)), back, jump);
+    b_.SetInsertPoint(jump);
+    llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
+    call->setTailCallKind(llvm::CallInst::TCK_MustTail);
+    b_.CreateRet(call);
+    b_.SetInsertPoint(back);
+    b_.CreateRet(done);
+  }
+  // An indirect jump: on to the target's compiled code when the run loop's jump cache has it
+  // (same conditions as chain_or_return), else back to the loop.
+  void indirect_or_return() {
+    llvm::Value* done = b_.getInt32(int(BlockEnd::kIndirect));
+    if (!may_chain_ || !layout_.successor) {
+      b_.CreateRet(done);
+      return;
+    }
+    llvm::BasicBlock* back = new_block("to.loop");
+    llvm::BasicBlock* look = new_block("lookup");
+    llvm::BasicBlock* found = new_block("found");
+    llvm::BasicBlock* jump = new_block("chain");
+    b_.CreateCondBr(b_.CreateLoad(i1_, slow_taken_), back, look);
+    b_.SetInsertPoint(look);
+    llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
+    store_cpu(budget, layout_.chain_budget);
+    b_.CreateCondBr(b_.CreateICmpSLT(budget, b_.getInt32(0)), back, found);
+    b_.SetInsertPoint(found);
+    auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_}, false);
+    llvm::Value* entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),
+                                       {address_of(layout_.successor_context), address_of(const_cast<void*>(block_))});
+    b_.CreateCondBr(b_.CreateIsNull(entry), back, jump);
+    b_.SetInsertPoint(jump);
+    llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
+    call->setTailCallKind(llvm::CallInst::TCK_MustTail);
+    b_.CreateRet(call);
+    b_.SetInsertPoint(back);
+    b_.CreateRet(done);
+  }
+  void note_slow_path() {
+    if (may_chain_) b_.CreateStore(b_.getTrue(), slow_taken_);
+  }
+
+  void set_reg(const Op& op) {
+    llvm::Value* v = t(op.a);
+    if (op.imm >= 16) {
+      const size_t at = gpr(op.imm - 16);
+      llvm::Value* old = b_.CreateAnd(load_cpu(i64_, at), ~0xff00ull);
+      store_cpu(b_.CreateOr(old, b_.CreateShl(b_.CreateAnd(v, 0xff), 8)), at);
+      return;
+    }
+    const size_t at = gpr(op.imm);
+    if (op.size >= 8) return store_cpu(v, at);
+    if (op.size == 4) return store_cpu(b_.CreateAnd(v, 0xffffffffull), at);
+    const uint64_t m = mask_of(op.size);
+    store_cpu(b_.CreateOr(b_.CreateAnd(load_cpu(i64_, at), ~m), b_.CreateAnd(v, m)), at);
+  }
+
+  llvm::Value* compare(const Op& op) {
+    llvm::Value* a = t(op.a);
+    llvm::Value* b = t(op.b);
+    const uint64_t m = mask_of(op.size);
+    const unsigned sh = 64 - 8 * std::min<unsigned>(op.size, 8);
+    switch (CmpKind(op.imm)) {
+      case CmpKind::kEq: return b_.CreateICmpEQ(mask(b_.CreateXor(a, b), op.size), b_.getInt64(0));
+      case CmpKind::kNe: return b_.CreateICmpNE(mask(b_.CreateXor(a, b), op.size), b_.getInt64(0));
+      case CmpKind::kLtu: return b_.CreateICmpULT(b_.CreateAnd(a, m), b_.CreateAnd(b, m));
+      case CmpKind::kLeu: return b_.CreateICmpULE(b_.CreateAnd(a, m), b_.CreateAnd(b, m));
+      case CmpKind::kLts: return b_.CreateICmpSLT(b_.CreateShl(a, sh), b_.CreateShl(b, sh));
+      default: return b_.CreateICmpSLE(b_.CreateShl(a, sh), b_.CreateShl(b, sh));
+    }
+  }
+
+  void set_flags(const Op& op) {
+    store_cpu(b_.getInt32(uint32_t(op.imm)), layout_.cc_op);
+    store_cpu(t(op.a), layout_.cc_dst);
+    store_cpu(t(op.b), layout_.cc_src);
+    if (op.c != kNoTemp) store_cpu(t(op.c), layout_.cc_src2);
+  }
+
+  // Condition cc (Jcc order) of the flags a SetFlags of this block produced, computed from its
+  // operands as tcg/lazy_flags.cpp would; null where the runtime must compute it.
+  llvm::Value* known_condition(const Op& sf, unsigned cc) {
+    const unsigned kind = unsigned(sf.imm) >> 2, l = unsigned(sf.imm) & 3, size = 1u << l, bits = 8u << l;
+    const uint64_t m = mask_of(size), sign = 1ull << (bits - 1);
+    llvm::Value* d = b_.CreateAnd(t(sf.a), m);
+    llvm::Value* s = b_.CreateAnd(t(sf.b), m);
+    const bool sub = kind == kCcSub, add = kind == kCcAdd, logic = kind == kCcLogic;
+    const bool has_result = kind != kCcEflags;
+    auto zero = [&] { return b_.CreateICmpEQ(d, b_.getInt64(0)); };
+    auto negative = [&] { return b_.CreateICmpNE(b_.CreateAnd(d, sign), b_.getInt64(0)); };
+    auto sub_s1 = [&] { return b_.CreateAnd(b_.CreateAdd(d, s), m); };  // the first operand of a SUB/CMP
+    llvm::Value* r = nullptr;
+    switch (cc >> 1) {
+      case 0:  // O
+        if (logic) r = b_.getFalse();
+        else if (sub) {
+          llvm::Value* s1 = sub_s1();
+          r = b_.CreateICmpNE(b_.CreateAnd(b_.CreateAnd(b_.CreateXor(s1, s), b_.CreateXor(s1, d)), sign), b_.getInt64(0));
+        } else if (add) {
+          llvm::Value* s1 = b_.CreateAnd(b_.CreateSub(d, s), m);
+          r = b_.CreateICmpNE(b_.CreateAnd(b_.CreateAnd(b_.CreateNot(b_.CreateXor(s1, s)), b_.CreateXor(s1, d)), sign),
+                              b_.getInt64(0));
+        }
+        break;
+      case 1:  // B
+        if (sub) r = b_.CreateICmpULT(sub_s1(), s);
+        else if (add) r = b_.CreateICmpULT(d, s);
+        else if (logic) r = b_.getFalse();
+        else if (kind == kCcInc || kind == kCcDec) r = b_.CreateICmpNE(b_.CreateAnd(t(sf.b), 1), b_.getInt64(0));
+        break;
+      case 2:  // E
+        if (has_result && kind != kCcMul && kind != kCcImul) r = zero();
+        break;
+      case 3:  // BE
+        if (sub) r = b_.CreateICmpULE(sub_s1(), s);
+        else if (logic) r = zero();
+        break;
+      case 4:  // S
+        if (has_result) r = negative();
+        break;
+      case 5:  // P: even parity of the low byte of the result
+        if (has_result) r = b_.CreateICmpEQ(b_.CreateAnd(b_.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, b_.CreateAnd(d, 0xff)), 1), b_.getInt64(0));
+        break;
+      case 6:  // L
+        if (sub) r = b_.CreateICmpSLT(b_.CreateShl(sub_s1(), 64 - bits), b_.CreateShl(s, 64 - bits));
+        else if (logic) r = negative();
+        break;
+      case 7:  // LE
+        if (sub) r = b_.CreateICmpSLE(b_.CreateShl(sub_s1(), 64 - bits), b_.CreateShl(s, 64 - bits));
+        else if (logic) r = b_.CreateOr(zero(), negative());
+        break;
+    }
+    if (!r) return nullptr;
+    return (cc & 1) ? b_.CreateNot(r) : r;
+  }
+
+  void make_pure(llvm::CallInst* call) {
+    call->setMemoryEffects(llvm::MemoryEffects::readOnly());
+    call->setDoesNotThrow();
+    call->addFnAttr(llvm::Attribute::WillReturn);
+  }
+  llvm::Value* call_pure(void* fn, std::vector<llvm::Value*> args) {
+    std::vector<llvm::Type*> types;
+    for (llvm::Value* a : args) types.push_back(a->getType());
+    llvm::CallInst* call = b_.CreateCall(llvm::FunctionType::get(i64_, types, false), address_of(fn), args);
+    make_pure(call);
+    return call;
+  }
+
+  llvm::Value* call_load(const Op& op) {
+    auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_}, false);
+    return b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_load)),
+                         {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size)});
+  }
+  void call_store(const Op& op) {
+    auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, i64_, i64_, i64_, i64_}, false);
+    b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_store)),
+                  {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size), t(op.b)});
+  }
+
+  // 64-bit code: linear = offset (+ FS/GS base); a TLB hit goes straight to host memory, anything
+  // else (miss, MMIO, code page, data breakpoints) takes the soft MMU's checked path.
+  struct Access {
+    llvm::Value* offset;
+    llvm::Value* host;  // host address, valid on the fast path
+    llvm::BasicBlock* fast;
+    llvm::BasicBlock* slow;
+    llvm::BasicBlock* join;
+  };
+  Access tlb_lookup(const Op& op, bool write) {
+    Access x;
+    x.offset = t(op.a);
+    llvm::Value* linear = x.offset;
+    if (op.seg >= FS) linear = b_.CreateAdd(linear, load_cpu(i64_, op.seg == FS ? layout_.seg_base_fs : layout_.seg_base_gs));
+    llvm::Value* page = b_.CreateAnd(linear, ~0xfffull);
+    llvm::Value* index = b_.CreateAnd(b_.CreateLShr(linear, 12), SoftMmu::kTlbSize - 1);
+    const size_t table = layout_.mmu + layout_.tlb.table[user_ ? 1 : 0];
+    llvm::Value* entry = b_.CreateInBoundsGEP(i8_, field(table), b_.CreateMul(index, b_.getInt64(layout_.tlb.entry_bytes)));
+    llvm::LoadInst* tag = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i8_, entry, write ? layout_.tlb.tag_write : layout_.tlb.tag_read));
+    tag->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
+    llvm::Value* hit = b_.CreateICmpEQ(tag, page);
+    llvm::Value* in_page = b_.CreateAnd(linear, 0xfff);
+    if (op.size > 1) hit = b_.CreateAnd(hit, b_.CreateICmpULE(in_page, b_.getInt64(4096 - op.size)));
+    hit = b_.CreateAnd(hit, b_.CreateICmpEQ(load_cpu(i8_, layout_.data_watch), b_.getInt8(0)));
+    x.fast = new_block(write ? "store.fast" : "load.fast");
+    x.slow = new_block(write ? "store.slow" : "load.slow");
+    x.join = new_block(write ? "store.done" : "load.done");
+    b_.CreateCondBr(hit, x.fast, x.slow);
+    b_.SetInsertPoint(x.fast);
+    llvm::LoadInst* host = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, entry, layout_.tlb.host));
+    host->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
+    x.host = b_.CreateInBoundsGEP(i8_, host, in_page);
+    return x;
+  }
+  llvm::Value* load_fast(const Op& op) {
+    Access x = tlb_lookup(op, false);
+    llvm::Type* type = b_.getIntNTy(8 * op.size);
+    llvm::LoadInst* l = b_.CreateAlignedLoad(type, x.host, llvm::MaybeAlign(1));
+    l->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_mem_);
+    llvm::Value* fast_value = b_.CreateZExt(l, i64_);
+    llvm::BasicBlock* fast_end = b_.GetInsertBlock();
+    b_.CreateBr(x.join);
+    b_.SetInsertPoint(x.slow);
+    mark_instruction(insn_rip_, insn_ - 1);
+    note_slow_path();
+    llvm::Value* slow_value = call_load(op);
+    b_.CreateBr(x.join);
+    b_.SetInsertPoint(x.join);
+    llvm::PHINode* v = b_.CreatePHI(i64_, 2);
+    v->addIncoming(fast_value, fast_end);
+    v->addIncoming(slow_value, x.slow);
+    return v;
+  }
+  void store_fast(const Op& op) {
+    Access x = tlb_lookup(op, true);
+    llvm::Type* type = b_.getIntNTy(8 * op.size);
+    llvm::StoreInst* s = b_.CreateAlignedStore(b_.CreateTrunc(t(op.b), type), x.host, llvm::MaybeAlign(1));
+    s->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_mem_);
+    b_.CreateBr(x.join);
+    b_.SetInsertPoint(x.slow);
+    mark_instruction(insn_rip_, insn_ - 1);
+    note_slow_path();
+    call_store(op);
+    b_.CreateBr(x.join);
+    b_.SetInsertPoint(x.join);
+  }
+
+  llvm::LLVMContext& ctx_;
+  llvm::Module& module_;
+  const IrBlock& ir_;
+  const void* block_;
+  const JitLayout& layout_;
+  llvm::IRBuilder<> b_;
+  llvm::Type *i1_, *i8_, *i32_, *i64_;
+  llvm::PointerType* ptr_;
+  llvm::MDNode *tbaa_cpu_, *tbaa_mem_;
+  llvm::Function* fn_ = nullptr;
+  llvm::Value* cpu_ = nullptr;
+  std::vector<llvm::Value*> temps_;
+  bool code64_ = false, user_ = false;
+  bool may_chain_ = false;
+  llvm::Value* slow_taken_ = nullptr;  // i1 alloca: a slow path ran
+  uint32_t insn_ = 0, total_ = 0;
+  uint64_t insn_rip_ = 0;
+};
+
+}  // namespace
+
+void lower_block(llvm::Module& module, const IrBlock& ir, uint32_t mode, const void* block, const JitLayout& layout,
+                 const std::string& name) {
+  Lowering(module, ir, mode, block, layout).lower(name);
+}
+
+}  // namespace janus::tcg

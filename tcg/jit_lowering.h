@@ -1,0 +1,43 @@
+// The LLVM tier's lowering: one Janus IR block (tcg/ir.h) -> one LLVM function
+//   i32 f(ptr cpu)   returning a BlockEnd, with the interpreter's observable behaviour
+// (tcg/interpreter.cpp): guest registers, lazy flags, RIP and the retired-instruction count in
+// TcgCpu are updated the same way; memory goes through the soft MMU's TLB inline and its slow
+// path otherwise; guest faults propagate as GuestFault after RIP and TcgCpu::jit_insn name the
+// faulting instruction. Only tcg/jit_tier.cpp includes this (it needs LLVM's headers).
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "tcg/block.h"
+#include "tcg/ir.h"
+#include "tcg/soft_mmu.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace janus::tcg {
+
+// Byte offsets of what compiled code touches, from the TcgCpu it is passed.
+struct JitLayout {
+  size_t gpr, rip, seg_base_fs, seg_base_gs;
+  size_t cc_op, cc_dst, cc_src, cc_src2;
+  size_t instructions, stop_block, jit_insn, data_watch, chain_budget, jit_last_block;
+  size_t block_chain, block_jit;  // within a Block: chain[0] and jit
+  size_t mmu;  // the SoftMmu; its TLB is at mmu + tlb.table[user]
+  SoftMmu::TlbLayout tlb;
+  // The compiled code of the block an indirect jump from `from` reaches (the run loop's jump
+  // cache), or null: compiled code jumps straight there.
+  JitEntry (*successor)(void* context, const void* from) = nullptr;
+  void* successor_context = nullptr;
+  static JitLayout of(const TcgCpu& cpu);
+};
+
+// Adds function `name` for `block`, whose IR and BlockKey::mode these are. The code may jump to
+// the compiled code of the blocks `block` is chained to, so it must only run as that block's.
+void lower_block(llvm::Module& module, const IrBlock& ir, uint32_t mode, const void* block, const JitLayout& layout,
+                 const std::string& name);
+
+}  // namespace janus::tcg

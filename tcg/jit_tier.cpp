@@ -1,0 +1,240 @@
+#include "tcg/jit_tier.h"
+
+#include <llvm/Analysis/CGSCCPassManager.h>
+#include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/PassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/DeadStoreElimination.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/GVN.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
+#include <llvm/Transforms/Utils/Mem2Reg.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "tcg/event_delivery.h"
+#include "tcg/jit_lowering.h"
+
+namespace janus::tcg {
+
+namespace {
+
+constexpr uint32_t kDefaultThreshold = 1000;
+constexpr size_t kMaxBatch = 16;  // blocks per LLVM module: the per-module costs are shared
+
+// The machine code of one compiled module; freed when the last block using it goes.
+struct LlvmCode final : JitCode {
+  llvm::orc::ResourceTrackerSP tracker;
+  ~LlvmCode() override {
+    if (tracker) llvm::consumeError(tracker->remove());
+  }
+};
+
+std::string text_of(llvm::Error e) {
+  std::string s;
+  llvm::handleAllErrors(std::move(e), [&](const llvm::ErrorInfoBase& info) { s += info.message(); });
+  return s;
+}
+
+// A short function pipeline: the lowering leaves redundant loads of guest registers, dead flag
+// stores and constant masks, which these passes remove. Built once, reused for every block.
+class Optimiser {
+ public:
+  Optimiser() {
+    pb_.registerModuleAnalyses(mam_);
+    pb_.registerCGSCCAnalyses(cam_);
+    pb_.registerFunctionAnalyses(fam_);
+    pb_.registerLoopAnalyses(lam_);
+    pb_.crossRegisterProxies(lam_, fam_, cam_, mam_);
+    fpm_.addPass(llvm::PromotePass());
+    fpm_.addPass(llvm::EarlyCSEPass(true));
+    fpm_.addPass(llvm::InstCombinePass());
+    fpm_.addPass(llvm::SimplifyCFGPass());
+    fpm_.addPass(llvm::GVNPass());
+    fpm_.addPass(llvm::DSEPass());
+    fpm_.addPass(llvm::InstCombinePass());
+    fpm_.addPass(llvm::SimplifyCFGPass());
+  }
+  void run(llvm::Module& module) {
+    for (llvm::Function& f : module)
+      if (!f.isDeclaration()) fpm_.run(f, fam_);
+    fam_.clear();
+    mam_.clear();
+  }
+
+ private:
+  llvm::PassBuilder pb_;
+  llvm::LoopAnalysisManager lam_;
+  llvm::FunctionAnalysisManager fam_;
+  llvm::CGSCCAnalysisManager cam_;
+  llvm::ModuleAnalysisManager mam_;
+  llvm::FunctionPassManager fpm_;
+};
+
+}  // namespace
+
+struct JitTier::Engine {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  JitLayout layout;
+  Optimiser optimiser;
+  bool verify = false;
+  uint64_t next_name = 0;
+};
+
+// What the compile thread needs of a block: its IR (copied: the block may go meanwhile) and where
+// to leave the code.
+struct JitTier::Job {
+  IrBlock ir;
+  uint32_t mode = 0;
+  uint64_t linear_pc = 0;
+  const Block* block = nullptr;  // only a constant in the code (its chain links); never read here
+  std::shared_ptr<JitSlot> slot;
+};
+
+std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*), void* context) {
+  uint32_t threshold = kDefaultThreshold;
+  if (const char* t = std::getenv("JANUS_JIT_THRESHOLD")) threshold = uint32_t(std::strtoul(t, nullptr, 10));
+  if (threshold == 0) return nullptr;
+
+  static std::once_flag targets;
+  std::call_once(targets, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machine) {
+    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(machine.takeError()).c_str());
+    return nullptr;
+  }
+  int cg = 2;
+  if (const char* o = std::getenv("JANUS_JIT_CG")) cg = std::atoi(o);
+  machine->setCodeGenOptLevel(cg == 0 ? llvm::CodeGenOptLevel::None : cg == 1 ? llvm::CodeGenOptLevel::Less : llvm::CodeGenOptLevel::Default);
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machine)).create();
+  if (!jit) {
+    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(jit.takeError()).c_str());
+    return nullptr;
+  }
+  auto engine = std::make_unique<Engine>();
+  engine->jit = std::move(*jit);
+  engine->layout = JitLayout::of(cpu);
+  engine->layout.successor = successor;
+  engine->layout.successor_context = context;
+  if (const char* v = std::getenv("JANUS_JIT_VERIFY")) engine->verify = std::atoi(v) != 0;
+  const char* sync = std::getenv("JANUS_JIT_SYNC");
+  return std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync && std::atoi(sync) != 0, cpu.ctx.clock));
+}
+
+JitTier::JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock)
+    : engine_(std::move(engine)), threshold_(threshold), sync_(sync), clock_(clock) {
+  if (!sync_) thread_ = std::thread([this] { compile_thread(); });
+}
+
+JitTier::~JitTier() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  queue_.clear();  // frees code still held by jobs, while LLJIT is alive
+}
+
+void JitTier::request(Block& block) {
+  Job job{block.ir, block.key.mode, block.linear_pc, &block, std::make_shared<JitSlot>()};
+  block.jit_slot = job.slot;
+  if (sync_) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<Job> one;
+    one.push_back(std::move(job));
+    compile(one);
+    // The guest does not see the vCPU stand still while it compiles (timer tests stay exact).
+    clock_.skip(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count()));
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void JitTier::compile_thread() {
+  std::vector<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        // Skip jobs whose block is gone (only the job still holds the slot).
+        if (queue_.front().slot.use_count() > 1) batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!batch.empty()) compile(batch);
+    batch.clear();
+  }
+}
+
+void JitTier::compile(std::vector<Job>& jobs) {
+  const auto start = std::chrono::steady_clock::now();
+  Engine& e = *engine_;
+  auto context = std::make_unique<llvm::LLVMContext>();
+  auto module = std::make_unique<llvm::Module>("blocks", *context);
+  module->setDataLayout(e.jit->getDataLayout());
+  module->setTargetTriple(e.jit->getTargetTriple().str());
+  std::vector<std::string> names;
+  for (const Job& job : jobs) {
+    names.push_back("block" + std::to_string(e.next_name++));
+    lower_block(*module, job.ir, job.mode, job.block, e.layout, names.back());
+  }
+  auto fail = [&](const std::string& why) {
+    if (stats_.failed.fetch_add(jobs.size()) == 0)
+      std::fprintf(stderr, "janus: tcg: LLVM tier: blocks at %#llx... stay interpreted: %s\n",
+                   static_cast<unsigned long long>(jobs[0].linear_pc), why.c_str());
+  };
+  if (e.verify) {
+    std::string errors;
+    llvm::raw_string_ostream out(errors);
+    if (llvm::verifyModule(*module, &out)) return fail("invalid LLVM IR: " + out.str());
+  }
+  e.optimiser.run(*module);
+
+  auto code = std::make_shared<LlvmCode>();
+  code->tracker = e.jit->getMainJITDylib().createResourceTracker();
+  if (llvm::Error err = e.jit->addIRModule(code->tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
+    return fail(text_of(std::move(err)));
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto address = e.jit->lookup(names[i]);
+    if (!address) return fail(text_of(address.takeError()));
+    jobs[i].slot->code = code;
+    jobs[i].slot->entry.store(address->toPtr<JitEntry>(), std::memory_order_release);
+  }
+  stats_.compiled += jobs.size();
+  stats_.compile_ns += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+
+BlockEnd JitTier::execute(TcgCpu& cpu, const Block& block) {
+  cpu.stop_block = false;
+  try {
+    return BlockEnd(block.jit(&cpu));
+  } catch (const GuestFault& f) {
+    // The compiled code set RIP and jit_insn to the faulting instruction before the access or
+    // helper; nothing of that instruction was committed.
+    cpu.stats.instructions += cpu.jit_insn;
+    ++cpu.stats.exceptions;
+    deliver_fault(cpu, f);
+    return BlockEnd::kUnchained;
+  }
+}
+
+}  // namespace janus::tcg

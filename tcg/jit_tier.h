@@ -1,0 +1,68 @@
+// The LLVM tier: blocks that the interpreter has run often enough are lowered to LLVM IR
+// (tcg/jit_lowering.cpp), optimised and compiled to host code with LLVM ORC on a compile thread,
+// then run in place of their threaded code. Compiled code keeps the interpreter's contract, so
+// the run loop treats both alike. Code lives as long as its block (or a pending compile job).
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "hw/clock.h"
+#include "tcg/block.h"
+#include "tcg/interpreter.h"
+#include "tcg/tcg_cpu.h"
+
+namespace janus::tcg {
+
+struct JitStats {
+  std::atomic<uint64_t> compiled{0};    // blocks compiled
+  std::atomic<uint64_t> failed{0};      // blocks LLVM could not compile (they stay interpreted)
+  std::atomic<uint64_t> compile_ns{0};  // host time spent compiling
+};
+
+class JitTier {
+ public:
+  // The tier for one vCPU, configured from the environment (null when off, or when LLVM cannot
+  // target this host, said once on stderr):
+  //   JANUS_JIT_THRESHOLD=n  queue a block after n interpreted runs (default 1000; 0 = tier off)
+  //   JANUS_JIT_SYNC=1       compile on the vCPU thread, at once (deterministic; tests)
+  //   JANUS_JIT_VERIFY=1     check every function LLVM is given (tests)
+  // `successor(context, from)`: the compiled code an indirect jump from block `from` goes on to.
+  static std::unique_ptr<JitTier> create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*), void* context);
+  ~JitTier();
+
+  // Counts an interpreted run of the block; queues it for compilation when it turns hot.
+  void note_run(Block& block) {
+    if (block.runs < threshold_ && ++block.runs == threshold_) request(block);
+  }
+  // Runs a compiled block; delivers a guest fault as the interpreter does.
+  static BlockEnd execute(TcgCpu& cpu, const Block& block);
+
+  const JitStats& stats() const { return stats_; }
+
+  struct Engine;  // LLVM's state (tcg/jit_tier.cpp)
+  struct Job;
+
+ private:
+  JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock);
+  void request(Block& block);
+  void compile_thread();
+  void compile(std::vector<Job>& jobs);
+
+  std::unique_ptr<Engine> engine_;
+  uint32_t threshold_;
+  bool sync_;
+  const Clock& clock_;  // the machine's: synchronous compiles are skipped in guest time
+  JitStats stats_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace janus::tcg
