@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "cpu/cpu_state.h"
 #include "tcg/block.h"
 #include "tcg/helpers.h"
 #include "tcg/helpers_sse.h"
@@ -101,10 +102,10 @@ class Lowering {
     // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
     may_chain_ = true;
     for (const Op& op : ir_.ops) may_chain_ &= op.opc != Opc::kCall || helper_is_local(op.fn);
-    if (may_chain_) {
-      slow_taken_ = b_.CreateAlloca(i1_);
-      b_.CreateStore(b_.getFalse(), slow_taken_);
-    }
+    slow_taken_ = b_.CreateAlloca(i1_);
+    b_.CreateStore(b_.getFalse(), slow_taken_);
+    code_written_ = b_.CreateAlloca(i1_);
+    b_.CreateStore(b_.getFalse(), code_written_);
 
     const std::vector<Op>& ops = ir_.ops;
     temps_.assign(ir_.temp_count, nullptr);
@@ -127,6 +128,7 @@ class Lowering {
           const uint32_t i = insn_++;
           insn_rip_ = op.imm;
           if (i > 0 && (insn_flags[i - 1] & 2)) stop_check(op.imm, i);
+          b_.CreateStore(b_.getFalse(), code_written_);
           if (insn_flags[i] & 1) mark_instruction(op.imm, i);
           break;
         }
@@ -160,6 +162,7 @@ class Lowering {
             store_fast(op);
           } else {
             note_slow_path();
+            note_may_write_code();
             call_store(op);
           }
           break;
@@ -187,11 +190,21 @@ class Lowering {
           break;
         }
         case Opc::kCall: {
+          if (op.fn == h_shift_flags && flags_from >= 0) {
+            if (llvm::Value* f = rotate_flags(op, ops[flags_from])) {
+              def(op, f);
+              break;
+            }
+          }
           auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
           llvm::CallInst* call = b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)),
                                                {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
-          if (pure_helper(op.fn)) make_pure(call);
-          else flags_from = -1;  // it may have changed the flags
+          if (pure_helper(op.fn)) {
+            make_pure(call);
+          } else {
+            flags_from = -1;        // it may have changed the flags
+            note_may_write_code();  // or stored into code
+          }
           if (helper_may_touch_memory(op.fn)) note_slow_path();  // maybe MMIO: let the run loop look
           if (op.d != kNoTemp) temps_[op.d] = call;
           break;
@@ -280,9 +293,14 @@ class Lowering {
   }
   // The previous instruction may have overwritten translated code (maybe this block's own):
   // then stop here, with it retired, and let the run loop translate again.
+  // Only a slow-path store or a helper can write code (the TLB has no fast write tag for code
+  // pages), so stop_block is read only after one of those ran (code_written_).
   void stop_check(uint64_t rip, uint32_t index) {
+    llvm::BasicBlock* look = new_block("smc.look");
     llvm::BasicBlock* stop = new_block("smc.stop");
     llvm::BasicBlock* go = new_block("smc.go");
+    b_.CreateCondBr(b_.CreateLoad(i1_, code_written_), look, go);
+    b_.SetInsertPoint(look);
     b_.CreateCondBr(b_.CreateICmpNE(load_cpu(i8_, layout_.stop_block), b_.getInt8(0)), stop, go);
     b_.SetInsertPoint(stop);
     store_cpu(b_.getInt8(0), layout_.stop_block);
@@ -352,9 +370,8 @@ class Lowering {
     b_.SetInsertPoint(back);
     b_.CreateRet(done);
   }
-  void note_slow_path() {
-    if (may_chain_) b_.CreateStore(b_.getTrue(), slow_taken_);
-  }
+  void note_slow_path() { b_.CreateStore(b_.getTrue(), slow_taken_); }
+  void note_may_write_code() { b_.CreateStore(b_.getTrue(), code_written_); }
 
   void set_reg(const Op& op) {
     llvm::Value* v = t(op.a);
@@ -406,6 +423,21 @@ class Lowering {
     auto negative = [&] { return b_.CreateICmpNE(b_.CreateAnd(d, sign), b_.getInt64(0)); };
     auto sub_s1 = [&] { return b_.CreateAnd(b_.CreateAdd(d, s), m); };  // the first operand of a SUB/CMP
     llvm::Value* r = nullptr;
+    if (kind == kCcEflags) {  // the flags themselves, in cc_src
+      llvm::Value* f = t(sf.b);
+      auto set = [&](uint64_t bit) { return b_.CreateICmpNE(b_.CreateAnd(f, bit), b_.getInt64(0)); };
+      switch (cc >> 1) {
+        case 0: r = set(rflags::OF); break;
+        case 1: r = set(rflags::CF); break;
+        case 2: r = set(rflags::ZF); break;
+        case 3: r = set(rflags::CF | rflags::ZF); break;
+        case 4: r = set(rflags::SF); break;
+        case 5: r = set(rflags::PF); break;
+        case 6: r = b_.CreateICmpNE(set(rflags::SF), set(rflags::OF)); break;
+        default: r = b_.CreateOr(set(rflags::ZF), b_.CreateICmpNE(set(rflags::SF), set(rflags::OF))); break;
+      }
+      return (cc & 1) ? b_.CreateNot(r) : r;
+    }
     switch (cc >> 1) {
       case 0:  // O
         if (logic) r = b_.getFalse();
@@ -450,6 +482,72 @@ class Lowering {
     return (cc & 1) ? b_.CreateNot(r) : r;
   }
 
+  // All six arithmetic flags (RFLAGS bit positions) of a SetFlags of this block, as
+  // LazyFlags::compute would give them; null for the kinds left to the runtime.
+  llvm::Value* known_eflags(const Op& sf) {
+    const unsigned kind = unsigned(sf.imm) >> 2, l = unsigned(sf.imm) & 3, bits = 8u << l;
+    const uint64_t m = mask_of(1u << l), sign = 1ull << (bits - 1);
+    if (kind == kCcEflags) return b_.CreateAnd(t(sf.b), kArithFlags);
+    if (kind != kCcLogic && kind != kCcAdd && kind != kCcSub && kind != kCcInc && kind != kCcDec) return nullptr;
+    llvm::Value* d = b_.CreateAnd(t(sf.a), m);
+    llvm::Value* s = b_.CreateAnd(t(sf.b), m);
+    auto flag = [&](llvm::Value* cond, uint64_t bit) { return b_.CreateSelect(cond, b_.getInt64(bit), b_.getInt64(0)); };
+    auto bit_set = [&](llvm::Value* v, uint64_t mask) { return b_.CreateICmpNE(b_.CreateAnd(v, mask), b_.getInt64(0)); };
+    llvm::Value* parity_even =
+        b_.CreateICmpEQ(b_.CreateAnd(b_.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, b_.CreateAnd(d, 0xff)), 1), b_.getInt64(0));
+    llvm::Value* f = b_.CreateOr(b_.CreateOr(flag(b_.CreateICmpEQ(d, b_.getInt64(0)), rflags::ZF), flag(bit_set(d, sign), rflags::SF)),
+                                 flag(parity_even, rflags::PF));
+    llvm::Value *cf = nullptr, *of = nullptr, *af = nullptr;
+    switch (kind) {
+      case kCcLogic:
+        return f;
+      case kCcAdd: {
+        llvm::Value* s1 = b_.CreateAnd(b_.CreateSub(d, s), m);
+        cf = b_.CreateICmpULT(d, s);
+        of = bit_set(b_.CreateAnd(b_.CreateNot(b_.CreateXor(s1, s)), b_.CreateXor(s1, d)), sign);
+        af = bit_set(b_.CreateXor(b_.CreateXor(s1, s), d), 0x10);
+        break;
+      }
+      case kCcSub: {
+        llvm::Value* s1 = b_.CreateAnd(b_.CreateAdd(d, s), m);
+        cf = b_.CreateICmpULT(s1, s);
+        of = bit_set(b_.CreateAnd(b_.CreateXor(s1, s), b_.CreateXor(s1, d)), sign);
+        af = bit_set(b_.CreateXor(b_.CreateXor(s1, s), d), 0x10);
+        break;
+      }
+      default: {  // INC, DEC: CF is the carry before them (cc_src)
+        const bool inc = kind == kCcInc;
+        cf = bit_set(t(sf.b), 1);
+        of = b_.CreateICmpEQ(d, b_.getInt64(inc ? sign : sign - 1));
+        af = bit_set(b_.CreateXor(inc ? b_.CreateSub(d, b_.getInt64(1)) : b_.CreateAdd(d, b_.getInt64(1)), d), 0x10);
+        break;
+      }
+    }
+    return b_.CreateOr(f, b_.CreateOr(flag(cf, rflags::CF), b_.CreateOr(flag(of, rflags::OF), flag(af, rflags::AF))));
+  }
+
+  // h_shift_flags for ROL/ROR when the flags before are known in this block: only CF and OF
+  // change (tcg/helpers_arith.cpp has the rules); SHA-256 and hashes rotate all the time.
+  llvm::Value* rotate_flags(const Op& call, const Op& sf) {
+    const unsigned op = hp_op(call.imm2), size = hp_size(call.imm2), bits = 8 * size;
+    if ((op != kRol && op != kRor) || size == 0 || size > 8) return nullptr;
+    llvm::Value* old = known_eflags(sf);
+    if (!old) return nullptr;
+    llvm::Value* count = t(call.b);
+    llvm::Type* narrow = b_.getIntNTy(bits);
+    llvm::Value* v = b_.CreateTrunc(t(call.a), narrow);
+    llvm::Value* c = b_.CreateTrunc(count, narrow);
+    llvm::Value* r = b_.CreateZExt(b_.CreateIntrinsic(op == kRol ? llvm::Intrinsic::fshl : llvm::Intrinsic::fshr, {narrow}, {v, v, c}), i64_);
+    llvm::Value* wide = b_.CreateZExt(v, i64_);
+    auto bit = [&](llvm::Value* x, unsigned n) { return b_.CreateAnd(b_.CreateLShr(x, n), 1); };
+    llvm::Value* cf = op == kRol ? bit(r, 0) : bit(r, bits - 1);
+    llvm::Value* of = op == kRol ? b_.CreateXor(bit(wide, bits - 1), bit(wide, bits - 2)) : b_.CreateXor(bit(wide, 0), bit(wide, bits - 1));
+    if (hp_extra(call.imm2) & kShiftImmCount)  // an imm8 count of 2 or more on a register keeps OF
+      of = b_.CreateSelect(b_.CreateICmpUGE(count, b_.getInt64(2)), bit(old, 11), of);
+    llvm::Value* f = b_.CreateOr(b_.CreateAnd(old, ~uint64_t(rflags::CF | rflags::OF)), b_.CreateOr(cf, b_.CreateShl(of, 11)));
+    return b_.CreateSelect(b_.CreateICmpEQ(count, b_.getInt64(0)), old, f);
+  }
+
   void make_pure(llvm::CallInst* call) {
     call->setMemoryEffects(llvm::MemoryEffects::readOnly());
     call->setDoesNotThrow();
@@ -491,7 +589,7 @@ class Lowering {
     llvm::Value* page = b_.CreateAnd(linear, ~0xfffull);
     llvm::Value* index = b_.CreateAnd(b_.CreateLShr(linear, 12), SoftMmu::kTlbSize - 1);
     const size_t table = layout_.mmu + layout_.tlb.table[user_ ? 1 : 0];
-    llvm::Value* entry = b_.CreateInBoundsGEP(i8_, field(table), b_.CreateMul(index, b_.getInt64(layout_.tlb.entry_bytes)));
+    llvm::Value* entry = b_.CreateInBoundsGEP(i8_, field(table), b_.CreateMul(index, b_.getInt64(layout_.tlb.entry_bytes)));  // a shift: 64-byte entries
     llvm::LoadInst* tag = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i8_, entry, write ? layout_.tlb.tag_write : layout_.tlb.tag_read));
     tag->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
     llvm::Value* hit = b_.CreateICmpEQ(tag, page);
@@ -536,6 +634,7 @@ class Lowering {
     b_.SetInsertPoint(x.slow);
     mark_instruction(insn_rip_, insn_ - 1);
     note_slow_path();
+    note_may_write_code();
     call_store(op);
     b_.CreateBr(x.join);
     b_.SetInsertPoint(x.join);
@@ -555,7 +654,8 @@ class Lowering {
   std::vector<llvm::Value*> temps_;
   bool code64_ = false, user_ = false;
   bool may_chain_ = false;
-  llvm::Value* slow_taken_ = nullptr;  // i1 alloca: a slow path ran
+  llvm::Value* slow_taken_ = nullptr;    // i1 alloca: a slow path ran (no chaining)
+  llvm::Value* code_written_ = nullptr;  // i1 alloca: this instruction may have written code
   uint32_t insn_ = 0, total_ = 0;
   uint64_t insn_rip_ = 0;
 };

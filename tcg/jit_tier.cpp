@@ -9,6 +9,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
 #include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Scalar/DeadStoreElimination.h>
 #include <llvm/Transforms/Scalar/EarlyCSE.h>
@@ -16,6 +17,9 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Transforms/Utils/Mem2Reg.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -88,7 +92,26 @@ struct JitTier::Engine {
   Optimiser optimiser;
   bool verify = false;
   uint64_t next_name = 0;
+  // JANUS_JIT_PERFMAP=1: at exit, /tmp/perf-PID.map names each compiled block by its guest PC
+  // (for `perf report`; a function's size is taken as the gap to the next one).
+  bool perf_map = false;
+  bool dump = false;  // JANUS_JIT_DUMP=1: print each optimised module (LLVM IR) on stderr
+  std::vector<std::pair<uint64_t, uint64_t>> functions;  // host address, guest linear PC
+  void write_perf_map();
 };
+
+void JitTier::Engine::write_perf_map() {
+  std::sort(functions.begin(), functions.end());
+  std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return;
+  for (size_t i = 0; i < functions.size(); ++i) {
+    uint64_t size = i + 1 < functions.size() ? std::min<uint64_t>(functions[i + 1].first - functions[i].first, 4096) : 4096;
+    std::fprintf(f, "%llx %llx guest_%llx\n", static_cast<unsigned long long>(functions[i].first), static_cast<unsigned long long>(size),
+                 static_cast<unsigned long long>(functions[i].second));
+  }
+  std::fclose(f);
+}
 
 // What the compile thread needs of a block: its IR (copied: the block may go meanwhile) and where
 // to leave the code.
@@ -129,6 +152,8 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   engine->layout.successor = successor;
   engine->layout.successor_context = context;
   if (const char* v = std::getenv("JANUS_JIT_VERIFY")) engine->verify = std::atoi(v) != 0;
+  if (const char* v = std::getenv("JANUS_JIT_PERFMAP")) engine->perf_map = std::atoi(v) != 0;
+  if (const char* v = std::getenv("JANUS_JIT_DUMP")) engine->dump = std::atoi(v) != 0;
   const char* sync = std::getenv("JANUS_JIT_SYNC");
   return std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync && std::atoi(sync) != 0, cpu.ctx.clock));
 }
@@ -146,6 +171,7 @@ JitTier::~JitTier() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   queue_.clear();  // frees code still held by jobs, while LLJIT is alive
+  if (engine_->perf_map) engine_->write_perf_map();
 }
 
 void JitTier::request(Block& block) {
@@ -208,6 +234,7 @@ void JitTier::compile(std::vector<Job>& jobs) {
     if (llvm::verifyModule(*module, &out)) return fail("invalid LLVM IR: " + out.str());
   }
   e.optimiser.run(*module);
+  if (e.dump) module->print(llvm::errs(), nullptr);
 
   auto code = std::make_shared<LlvmCode>();
   code->tracker = e.jit->getMainJITDylib().createResourceTracker();
@@ -216,6 +243,7 @@ void JitTier::compile(std::vector<Job>& jobs) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto address = e.jit->lookup(names[i]);
     if (!address) return fail(text_of(address.takeError()));
+    if (e.perf_map) e.functions.emplace_back(address->getValue(), jobs[i].linear_pc);
     jobs[i].slot->code = code;
     jobs[i].slot->entry.store(address->toPtr<JitEntry>(), std::memory_order_release);
   }

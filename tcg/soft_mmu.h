@@ -110,7 +110,9 @@ class SoftMmu {
     uint64_t phys_page = kNoTag;
     bool global = false, readonly = false;
     bool read_checked = false, write_checked = false, exec_checked = false;
+    uint8_t unused_[11] = {};  // 64 bytes: compiled code indexes the table with a shift
   };
+  static_assert(sizeof(TlbEntry) == 64);
 
   TlbEntry& entry(uint64_t linear, bool user) { return tlb_[user][(linear >> 12) & (kTlbSize - 1)]; }
   // The main entry for `linear` after swapping in a victim entry of the same page, if there is one.

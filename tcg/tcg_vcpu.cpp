@@ -215,14 +215,13 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
 }
 
 BlockEnd TcgVcpu::execute(Block& block) {
-  if (block.jit) {
+  if (block.jit || install_compiled(block)) {
     ++cpu_.stats.compiled_runs;
     const uint64_t before = cpu_.stats.instructions;
     BlockEnd end = JitTier::execute(cpu_, block);
     cpu_.stats.compiled_instructions += cpu_.stats.instructions - before;
     return end;
   }
-  if (install_compiled(block)) return JitTier::execute(cpu_, block);
   BlockEnd end = interpreter_.execute(cpu_, block);
   // Single-instruction blocks (single-step, shadows, debug) stay with the interpreter.
   if (jit_ && block.valid && !(block.key.mode & kSingleInstructionMode)) jit_->note_run(block);

@@ -2,9 +2,11 @@
 // conditions read from the block's own SetFlags, dead values, folded displacements, elided
 // instruction boundaries) must not change what a block computes: random straight-line integer
 // code runs once in whole blocks and once one instruction per block (single-step, where none of
-// the rewrites reach across instructions); registers, flags and memory must agree.
+// the rewrites reach across instructions); registers, flags and memory must agree. The same
+// programs check the LLVM tier's compiled blocks.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -234,36 +236,77 @@ struct Result {
   Bytes data;
 };
 
-Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, bool single) {
+enum class Mode { kWhole, kSingle, kCompiled };
+
+// Runs the program to its HLT. kCompiled: the LLVM tier compiles every block on its first run
+// (on this thread), then the program runs again from the start in compiled code.
+Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, Mode mode) {
+  if (mode == Mode::kCompiled) {
+    setenv("JANUS_JIT_THRESHOLD", "1", 1);
+    setenv("JANUS_JIT_SYNC", "1", 1);
+    setenv("JANUS_JIT_VERIFY", "1", 1);
+  }
   Machine m(code, regs, data);
-  m.vcpu->set_single_step(single);
-  for (int i = 0; i < 100000; ++i) {
-    VcpuExit e = m.vcpu->run(kNever);
-    if (e.reason == VcpuExit::Reason::kHalted || e.reason == VcpuExit::Reason::kShutdown) break;
-    EXPECT_TRUE(e.reason == VcpuExit::Reason::kSingleStep || e.reason == VcpuExit::Reason::kKicked);
+  unsetenv("JANUS_JIT_THRESHOLD");
+  unsetenv("JANUS_JIT_SYNC");
+  unsetenv("JANUS_JIT_VERIFY");
+  const CpuState start = m.vcpu->get_state();
+  m.vcpu->set_single_step(mode == Mode::kSingle);
+  auto to_hlt = [&] {
+    for (int i = 0; i < 100000; ++i) {
+      VcpuExit e = m.vcpu->run(kNever);
+      if (e.reason == VcpuExit::Reason::kHalted || e.reason == VcpuExit::Reason::kShutdown) break;
+      EXPECT_TRUE(e.reason == VcpuExit::Reason::kSingleStep || e.reason == VcpuExit::Reason::kKicked);
+    }
+  };
+  to_hlt();
+  if (mode == Mode::kCompiled) {
+    const uint64_t compiled_before = TcgAccelerator::stats_of(*m.vcpu)->compiled_runs;
+    m.mem.write_phys(kData, data.data(), data.size());
+    m.vcpu->set_state(start);
+    to_hlt();
+    EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->compiled_runs, compiled_before) << "the second run must use compiled code";
   }
   Result r{m.vcpu->get_state(), Bytes(data.size())};
   m.mem.read_phys(kData, r.data.data(), r.data.size());
   return r;
 }
 
+void expect_same(const Bytes& code, const Result& a, const Result& b, uint32_t seed) {
+  for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(a.s.gpr[r], b.s.gpr[r]) << "seed " << seed << " gpr " << r;
+  ASSERT_EQ(a.s.rflags & 0x8d5, b.s.rflags & 0x8d5) << "seed " << seed;
+  ASSERT_EQ(a.s.rip, b.s.rip) << "seed " << seed;
+  ASSERT_EQ(a.s.rip, kCode + code.size()) << "seed " << seed << ": the program must run to its HLT";
+  ASSERT_EQ(a.data, b.data) << "seed " << seed;
+}
+
+struct Case {
+  Bytes code, data;
+  std::vector<uint64_t> regs;
+};
+Case make_case(uint32_t seed) {
+  Generator g(seed);
+  std::mt19937_64 rng(seed * 7919u);
+  Case c{g.program(12 + seed % 40), Bytes(256), std::vector<uint64_t>(16)};
+  for (auto& r : c.regs) r = rng() >> (rng() % 64);
+  for (auto& d : c.data) d = uint8_t(rng());
+  return c;
+}
+
 }  // namespace
 
 TEST(TcgThreaded, WholeBlocksAgreeWithSingleInstructions) {
   for (uint32_t seed = 1; seed <= 400; ++seed) {
-    Generator g(seed);
-    std::mt19937_64 rng(seed * 7919u);
-    Bytes code = g.program(12 + seed % 40);
-    std::vector<uint64_t> regs(16);
-    for (auto& r : regs) r = rng() >> (rng() % 64);
-    Bytes data(256);
-    for (auto& d : data) d = uint8_t(rng());
-    Result whole = run(code, regs, data, false);
-    Result single = run(code, regs, data, true);
-    for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(whole.s.gpr[r], single.s.gpr[r]) << "seed " << seed << " gpr " << r;
-    ASSERT_EQ(whole.s.rflags & 0x8d5, single.s.rflags & 0x8d5) << "seed " << seed;
-    ASSERT_EQ(whole.s.rip, single.s.rip) << "seed " << seed;
-    ASSERT_EQ(whole.s.rip, kCode + code.size()) << "seed " << seed << ": the program must run to its HLT";
-    ASSERT_EQ(whole.data, single.data) << "seed " << seed;
+    Case c = make_case(seed);
+    expect_same(c.code, run(c.code, c.regs, c.data, Mode::kWhole), run(c.code, c.regs, c.data, Mode::kSingle), seed);
+  }
+}
+
+// The LLVM tier lowers the same IR with its own rewrites (inline conditions and rotate flags,
+// inline TLB, chaining): compiled blocks must agree with single-stepped interpretation.
+TEST(TcgThreaded, CompiledBlocksAgreeWithSingleInstructions) {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    Case c = make_case(seed);
+    expect_same(c.code, run(c.code, c.regs, c.data, Mode::kCompiled), run(c.code, c.regs, c.data, Mode::kSingle), seed);
   }
 }
