@@ -35,13 +35,6 @@ namespace {
 constexpr uint32_t kDefaultThreshold = 1000;
 constexpr size_t kMaxBatch = 16;  // blocks per LLVM module: the per-module costs are shared
 
-// The machine code of one compiled module; freed when the last block using it goes.
-struct LlvmCode final : JitCode {
-  llvm::orc::ResourceTrackerSP tracker;
-  ~LlvmCode() override {
-    if (tracker) llvm::consumeError(tracker->remove());
-  }
-};
 
 std::string text_of(llvm::Error e) {
   std::string s;
@@ -85,6 +78,16 @@ class Optimiser {
 };
 
 }  // namespace
+
+// The machine code of one compiled module; freed when the last block using it goes. Freeing
+// takes LLJIT's session lock, which the compile thread holds while generating code, so the
+// vCPU thread only hands the tracker over and the compile thread removes it.
+struct LlvmCode final : JitCode {
+  JitTier& tier;
+  llvm::orc::ResourceTrackerSP tracker;
+  LlvmCode(JitTier& t, llvm::orc::ResourceTrackerSP r) : tier(t), tracker(std::move(r)) {}
+  ~LlvmCode() override { tier.release(std::move(tracker)); }
+};
 
 struct JitTier::Engine {
   std::unique_ptr<llvm::orc::LLJIT> jit;
@@ -171,6 +174,7 @@ JitTier::~JitTier() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   queue_.clear();  // frees code still held by jobs, while LLJIT is alive
+  remove_released();
   if (engine_->perf_map) engine_->write_perf_map();
 }
 
@@ -233,11 +237,13 @@ void JitTier::compile(std::vector<Job>& jobs) {
     llvm::raw_string_ostream out(errors);
     if (llvm::verifyModule(*module, &out)) return fail("invalid LLVM IR: " + out.str());
   }
+  const auto optimise_start = std::chrono::steady_clock::now();
   e.optimiser.run(*module);
+  const auto codegen_start = std::chrono::steady_clock::now();
   if (e.dump) module->print(llvm::errs(), nullptr);
 
-  auto code = std::make_shared<LlvmCode>();
-  code->tracker = e.jit->getMainJITDylib().createResourceTracker();
+  remove_released();
+  auto code = std::make_shared<LlvmCode>(*this, e.jit->getMainJITDylib().createResourceTracker());
   if (llvm::Error err = e.jit->addIRModule(code->tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     return fail(text_of(std::move(err)));
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -248,7 +254,26 @@ void JitTier::compile(std::vector<Job>& jobs) {
     jobs[i].slot->entry.store(address->toPtr<JitEntry>(), std::memory_order_release);
   }
   stats_.compiled += jobs.size();
-  stats_.compile_ns += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  const auto end = std::chrono::steady_clock::now();
+  auto ns = [](auto d) { return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); };
+  stats_.compile_ns += ns(end - start);
+  stats_.optimise_ns += ns(codegen_start - optimise_start);
+  stats_.codegen_ns += ns(end - codegen_start);
+}
+
+void JitTier::release(llvm::orc::ResourceTrackerSP tracker) {
+  if (!tracker) return;
+  std::lock_guard lock(mutex_);
+  released_.push_back(std::move(tracker));
+}
+
+void JitTier::remove_released() {
+  std::vector<llvm::orc::ResourceTrackerSP> trackers;
+  {
+    std::lock_guard lock(mutex_);
+    trackers.swap(released_);
+  }
+  for (auto& t : trackers) llvm::consumeError(t->remove());
 }
 
 BlockEnd JitTier::execute(TcgCpu& cpu, const Block& block) {

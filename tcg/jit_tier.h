@@ -16,12 +16,24 @@
 #include "tcg/interpreter.h"
 #include "tcg/tcg_cpu.h"
 
+namespace llvm::orc {
+class ResourceTracker;
+}
+namespace llvm {
+template <typename T> class IntrusiveRefCntPtr;
+namespace orc {
+using ResourceTrackerSP = IntrusiveRefCntPtr<ResourceTracker>;
+}
+}  // namespace llvm
+
 namespace janus::tcg {
 
 struct JitStats {
   std::atomic<uint64_t> compiled{0};    // blocks compiled
   std::atomic<uint64_t> failed{0};      // blocks LLVM could not compile (they stay interpreted)
-  std::atomic<uint64_t> compile_ns{0};  // host time spent compiling
+  std::atomic<uint64_t> compile_ns{0};  // host time spent compiling, of which:
+  std::atomic<uint64_t> optimise_ns{0};  //   running LLVM's passes over the IR
+  std::atomic<uint64_t> codegen_ns{0};   //   generating and linking machine code
 };
 
 class JitTier {
@@ -46,12 +58,15 @@ class JitTier {
 
   struct Engine;  // LLVM's state (tcg/jit_tier.cpp)
   struct Job;
+  // Frees a module's code later, on the compile thread (any thread may call this).
+  void release(llvm::orc::ResourceTrackerSP tracker);
 
  private:
   JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock);
   void request(Block& block);
   void compile_thread();
   void compile(std::vector<Job>& jobs);
+  void remove_released();  // on the compiling thread
 
   std::unique_ptr<Engine> engine_;
   uint32_t threshold_;
@@ -61,6 +76,7 @@ class JitTier {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;
+  std::vector<llvm::orc::ResourceTrackerSP> released_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -23,7 +23,9 @@ struct TcgStats {
   uint64_t blocks_compiled = 0;     // by the LLVM tier
   uint64_t compiled_runs = 0;       // block runs in compiled code (of blocks_executed)
   uint64_t compiled_instructions = 0;  // instructions retired by compiled code
-  uint64_t jit_compile_ns = 0;      // host time the LLVM tier spent compiling
+  uint64_t jit_compile_ns = 0;      // host time the LLVM tier spent compiling, of which
+  uint64_t jit_optimise_ns = 0;     //   in LLVM's passes
+  uint64_t jit_codegen_ns = 0;      //   in code generation
   uint64_t blocks_invalidated = 0;  // by self-modifying code or page invalidation
   uint64_t undefined_opcodes = 0;   // #UD raised for instructions Janus does not implement
   uint64_t exceptions = 0;

@@ -235,6 +235,8 @@ bool TcgVcpu::install_compiled(Block& block) {
   block.jit = entry;
   cpu_.stats.blocks_compiled = jit_->stats().compiled;
   cpu_.stats.jit_compile_ns = jit_->stats().compile_ns;
+  cpu_.stats.jit_optimise_ns = jit_->stats().optimise_ns;
+  cpu_.stats.jit_codegen_ns = jit_->stats().codegen_ns;
   return true;
 }
 
