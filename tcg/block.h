@@ -38,10 +38,16 @@ struct JitCode {
 using JitEntry = int (*)(TcgCpu* cpu);
 // Where the LLVM tier's compile thread leaves a block's code: `code` is set before `entry` is
 // published. Shared by the block and the compile job, so either may go first.
+// Quick code counts its runs here and, once hot, has the block compiled again optimised; the
+// new entry then replaces it (the quick code is kept: it may still be running).
 struct JitSlot {
   std::atomic<JitEntry> entry{nullptr};
-  std::shared_ptr<JitCode> code;
+  std::shared_ptr<JitCode> code;            // quick code (or the only code)
+  std::shared_ptr<JitCode> optimised_code;  // after the tier-up
+  uint32_t runs = 0;                        // runs of the quick code (vCPU thread only)
 };
+static_assert(std::atomic<JitEntry>::is_always_lock_free && sizeof(std::atomic<JitEntry>) == sizeof(JitEntry),
+              "compiled code reads JitSlot::entry as a plain pointer");
 
 struct Block {
   BlockKey key;

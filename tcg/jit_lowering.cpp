@@ -38,6 +38,9 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   static const Block sample;
   l.block_chain = size_t(reinterpret_cast<const char*>(&sample.chain[0]) - reinterpret_cast<const char*>(&sample));
   l.block_jit = size_t(reinterpret_cast<const char*>(&sample.jit) - reinterpret_cast<const char*>(&sample));
+  static const JitSlot slot;
+  l.slot_entry = size_t(reinterpret_cast<const char*>(&slot.entry) - reinterpret_cast<const char*>(&slot));
+  l.slot_runs = size_t(reinterpret_cast<const char*>(&slot.runs) - reinterpret_cast<const char*>(&slot));
   l.mmu = at(&cpu.mmu);
   l.tlb = cpu.mmu.tlb_layout();
   return l;
@@ -73,8 +76,10 @@ bool pure_helper(HelperFn fn) {
 
 class Lowering {
  public:
-  Lowering(llvm::Module& module, const IrBlock& ir, uint32_t mode, const void* block, const JitLayout& layout)
-      : ctx_(module.getContext()), module_(module), ir_(ir), block_(block), layout_(layout), b_(module.getContext()) {
+  Lowering(llvm::Module& module, const LowerTarget& target, const JitLayout& layout)
+      : ctx_(module.getContext()), module_(module), ir_(target.ir), block_(target.block), target_(target), layout_(layout),
+        b_(module.getContext()) {
+    const uint32_t mode = target.mode;
     i1_ = b_.getInt1Ty();
     i8_ = b_.getInt8Ty();
     i32_ = b_.getInt32Ty();
@@ -97,6 +102,7 @@ class Lowering {
     fn_->setUWTableKind(llvm::UWTableKind::Async);  // GuestFault unwinds through it
     cpu_ = fn_->getArg(0);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
+    if (target_.tier_up && layout_.tier_up) tier_up_prologue();
     store_cpu(address_of(const_cast<void*>(block_)), layout_.jit_last_block);
     // A block that calls no helper may jump straight on to its successor's compiled code,
     // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
@@ -308,6 +314,34 @@ class Lowering {
     retire(index);
     b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
     b_.SetInsertPoint(go);
+  }
+
+  // Quick code: count this run; on the tier_up_runs-th ask for optimised code; once the slot
+  // has other code than this function, make it the block's and go there.
+  void tier_up_prologue() {
+    llvm::Value* slot = address_of(const_cast<JitSlot*>(target_.slot));
+    llvm::Value* runs_at = b_.CreateConstInBoundsGEP1_64(i8_, slot, layout_.slot_runs);
+    llvm::Value* runs = b_.CreateAdd(b_.CreateLoad(i32_, runs_at), b_.getInt32(1));
+    b_.CreateStore(runs, runs_at);
+    llvm::BasicBlock* ask = new_block("tier.ask");
+    llvm::BasicBlock* check = new_block("tier.check");
+    llvm::BasicBlock* go = new_block("tier.switch");
+    llvm::BasicBlock* body = new_block("body");
+    b_.CreateCondBr(b_.CreateICmpEQ(runs, b_.getInt32(layout_.tier_up_runs)), ask, check);
+    b_.SetInsertPoint(ask);
+    auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_}, false);
+    b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.tier_up)),
+                  {address_of(layout_.tier_up_context), address_of(const_cast<void*>(block_))});
+    b_.CreateBr(check);
+    b_.SetInsertPoint(check);
+    llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, slot, layout_.slot_entry));
+    b_.CreateCondBr(b_.CreateICmpEQ(entry, fn_), body, go);
+    b_.SetInsertPoint(go);
+    b_.CreateStore(entry, b_.CreateConstInBoundsGEP1_64(i8_, address_of(const_cast<void*>(block_)), layout_.block_jit));
+    llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
+    call->setTailCallKind(llvm::CallInst::TCK_MustTail);
+    b_.CreateRet(call);
+    b_.SetInsertPoint(body);
   }
 
   // Ends the block through chain slot `slot`: on to the successor's compiled code when it is
@@ -644,6 +678,7 @@ class Lowering {
   llvm::Module& module_;
   const IrBlock& ir_;
   const void* block_;
+  const LowerTarget& target_;
   const JitLayout& layout_;
   llvm::IRBuilder<> b_;
   llvm::Type *i1_, *i8_, *i32_, *i64_;
@@ -662,9 +697,8 @@ class Lowering {
 
 }  // namespace
 
-void lower_block(llvm::Module& module, const IrBlock& ir, uint32_t mode, const void* block, const JitLayout& layout,
-                 const std::string& name) {
-  Lowering(module, ir, mode, block, layout).lower(name);
+void lower_block(llvm::Module& module, const LowerTarget& target, const JitLayout& layout, const std::string& name) {
+  Lowering(module, target, layout).lower(name);
 }
 
 }  // namespace janus::tcg

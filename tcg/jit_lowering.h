@@ -32,12 +32,25 @@ struct JitLayout {
   // cache), or null: compiled code jumps straight there.
   JitEntry (*successor)(void* context, const void* from) = nullptr;
   void* successor_context = nullptr;
+  // Quick code calls tier_up(context, block) on its tier_up_runs-th run (the JitSlot counts).
+  void (*tier_up)(void* context, const void* block) = nullptr;
+  void* tier_up_context = nullptr;
+  uint32_t tier_up_runs = 0;
+  size_t slot_entry = 0, slot_runs = 0;  // within a JitSlot
   static JitLayout of(const TcgCpu& cpu);
 };
 
-// Adds function `name` for `block`, whose IR and BlockKey::mode these are. The code may jump to
-// the compiled code of the blocks `block` is chained to, so it must only run as that block's.
-void lower_block(llvm::Module& module, const IrBlock& ir, uint32_t mode, const void* block, const JitLayout& layout,
-                 const std::string& name);
+// What one function is compiled for: the block (whose IR and BlockKey::mode these are) and its
+// slot. The code may jump to the compiled code of the blocks `block` is chained to, so it must
+// only run as that block's. Quick code (tier_up set) counts its runs, asks for the optimised
+// version and switches to it once the slot has it.
+struct LowerTarget {
+  const IrBlock& ir;
+  uint32_t mode;
+  const void* block;
+  const JitSlot* slot;
+  bool tier_up;
+};
+void lower_block(llvm::Module& module, const LowerTarget& target, const JitLayout& layout, const std::string& name);
 
 }  // namespace janus::tcg

@@ -33,6 +33,7 @@ namespace janus::tcg {
 namespace {
 
 constexpr uint32_t kDefaultThreshold = 1000;
+constexpr uint32_t kDefaultTierUpRuns = 20000;
 constexpr size_t kMaxBatch = 16;  // blocks per LLVM module: the per-module costs are shared
 
 
@@ -44,9 +45,10 @@ std::string text_of(llvm::Error e) {
 
 // A short function pipeline: the lowering leaves redundant loads of guest registers, dead flag
 // stores and constant masks, which these passes remove. Built once, reused for every block.
+// The quick level keeps the cheap passes only.
 class Optimiser {
  public:
-  Optimiser() {
+  explicit Optimiser(bool full) {
     pb_.registerModuleAnalyses(mam_);
     pb_.registerCGSCCAnalyses(cam_);
     pb_.registerFunctionAnalyses(fam_);
@@ -56,6 +58,7 @@ class Optimiser {
     fpm_.addPass(llvm::EarlyCSEPass(true));
     fpm_.addPass(llvm::InstCombinePass());
     fpm_.addPass(llvm::SimplifyCFGPass());
+    if (!full) return;
     fpm_.addPass(llvm::GVNPass());
     fpm_.addPass(llvm::DSEPass());
     fpm_.addPass(llvm::InstCombinePass());
@@ -89,10 +92,17 @@ struct LlvmCode final : JitCode {
   ~LlvmCode() override { tier.release(std::move(tracker)); }
 };
 
-struct JitTier::Engine {
+// One compiler per level: quick (LLVM's fast instruction selector and register allocator, the
+// cheap passes) for every hot block, optimised for the blocks that stay hot.
+struct LevelCompiler {
   std::unique_ptr<llvm::orc::LLJIT> jit;
-  JitLayout layout;
   Optimiser optimiser;
+  explicit LevelCompiler(bool full) : optimiser(full) {}
+};
+
+struct JitTier::Engine {
+  std::unique_ptr<LevelCompiler> levels[2];  // kQuick, kOptimised
+  JitLayout layout;
   bool verify = false;
   uint64_t next_name = 0;
   // JANUS_JIT_PERFMAP=1: at exit, /tmp/perf-PID.map names each compiled block by its guest PC
@@ -124,6 +134,7 @@ struct JitTier::Job {
   uint64_t linear_pc = 0;
   const Block* block = nullptr;  // only a constant in the code (its chain links); never read here
   std::shared_ptr<JitSlot> slot;
+  int level = kQuick;
 };
 
 std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*), void* context) {
@@ -136,21 +147,26 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
-  auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!machine) {
-    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(machine.takeError()).c_str());
-    return nullptr;
-  }
-  int cg = 2;
-  if (const char* o = std::getenv("JANUS_JIT_CG")) cg = std::atoi(o);
-  machine->setCodeGenOptLevel(cg == 0 ? llvm::CodeGenOptLevel::None : cg == 1 ? llvm::CodeGenOptLevel::Less : llvm::CodeGenOptLevel::Default);
-  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machine)).create();
-  if (!jit) {
-    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(jit.takeError()).c_str());
-    return nullptr;
-  }
+  uint32_t tier_up_runs = kDefaultTierUpRuns;
+  if (const char* t = std::getenv("JANUS_JIT_TIERUP")) tier_up_runs = uint32_t(std::strtoul(t, nullptr, 10));
   auto engine = std::make_unique<Engine>();
-  engine->jit = std::move(*jit);
+  for (int level : {kQuick, kOptimised}) {
+    auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!machine) {
+      std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(machine.takeError()).c_str());
+      return nullptr;
+    }
+    // Without a tier-up every block gets the optimised compiler at once.
+    const bool quick = level == kQuick && tier_up_runs != 0;
+    machine->setCodeGenOptLevel(quick ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Default);
+    auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machine)).create();
+    if (!jit) {
+      std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(jit.takeError()).c_str());
+      return nullptr;
+    }
+    engine->levels[level] = std::make_unique<LevelCompiler>(!quick);
+    engine->levels[level]->jit = std::move(*jit);
+  }
   engine->layout = JitLayout::of(cpu);
   engine->layout.successor = successor;
   engine->layout.successor_context = context;
@@ -158,7 +174,14 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   if (const char* v = std::getenv("JANUS_JIT_PERFMAP")) engine->perf_map = std::atoi(v) != 0;
   if (const char* v = std::getenv("JANUS_JIT_DUMP")) engine->dump = std::atoi(v) != 0;
   const char* sync = std::getenv("JANUS_JIT_SYNC");
-  return std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync && std::atoi(sync) != 0, cpu.ctx.clock));
+  auto tier = std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync && std::atoi(sync) != 0, cpu.ctx.clock));
+  if (tier_up_runs) {
+    JitLayout& l = tier->engine_->layout;
+    l.tier_up = [](void* self, const void* block) { static_cast<JitTier*>(self)->tier_up(*static_cast<const Block*>(block)); };
+    l.tier_up_context = tier.get();
+    l.tier_up_runs = tier_up_runs;
+  }
+  return tier;
 }
 
 JitTier::JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock)
@@ -181,6 +204,16 @@ JitTier::~JitTier() {
 void JitTier::request(Block& block) {
   Job job{block.ir, block.key.mode, block.linear_pc, &block, std::make_shared<JitSlot>()};
   block.jit_slot = job.slot;
+  enqueue(std::move(job));
+}
+
+void JitTier::tier_up(const Block& block) {
+  Job job{block.ir, block.key.mode, block.linear_pc, &block, block.jit_slot};
+  job.level = kOptimised;
+  enqueue(std::move(job));
+}
+
+void JitTier::enqueue(Job job) {
   if (sync_) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<Job> one;
@@ -204,8 +237,8 @@ void JitTier::compile_thread() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
-        // Skip jobs whose block is gone (only the job still holds the slot).
+      // One level per batch; jobs whose block is gone (only the job holds the slot) are dropped.
+      while (!queue_.empty() && batch.size() < kMaxBatch && (batch.empty() || queue_.front().level == batch[0].level)) {
         if (queue_.front().slot.use_count() > 1) batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -218,14 +251,17 @@ void JitTier::compile_thread() {
 void JitTier::compile(std::vector<Job>& jobs) {
   const auto start = std::chrono::steady_clock::now();
   Engine& e = *engine_;
+  const int level = jobs[0].level;
+  LevelCompiler& compiler = *e.levels[level];
+  const bool quick = level == kQuick && e.layout.tier_up;
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = std::make_unique<llvm::Module>("blocks", *context);
-  module->setDataLayout(e.jit->getDataLayout());
-  module->setTargetTriple(e.jit->getTargetTriple().str());
+  module->setDataLayout(compiler.jit->getDataLayout());
+  module->setTargetTriple(compiler.jit->getTargetTriple().str());
   std::vector<std::string> names;
   for (const Job& job : jobs) {
     names.push_back("block" + std::to_string(e.next_name++));
-    lower_block(*module, job.ir, job.mode, job.block, e.layout, names.back());
+    lower_block(*module, LowerTarget{job.ir, job.mode, job.block, job.slot.get(), quick}, e.layout, names.back());
   }
   auto fail = [&](const std::string& why) {
     if (stats_.failed.fetch_add(jobs.size()) == 0)
@@ -238,22 +274,22 @@ void JitTier::compile(std::vector<Job>& jobs) {
     if (llvm::verifyModule(*module, &out)) return fail("invalid LLVM IR: " + out.str());
   }
   const auto optimise_start = std::chrono::steady_clock::now();
-  e.optimiser.run(*module);
+  compiler.optimiser.run(*module);
   const auto codegen_start = std::chrono::steady_clock::now();
   if (e.dump) module->print(llvm::errs(), nullptr);
 
   remove_released();
-  auto code = std::make_shared<LlvmCode>(*this, e.jit->getMainJITDylib().createResourceTracker());
-  if (llvm::Error err = e.jit->addIRModule(code->tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
+  auto code = std::make_shared<LlvmCode>(*this, compiler.jit->getMainJITDylib().createResourceTracker());
+  if (llvm::Error err = compiler.jit->addIRModule(code->tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     return fail(text_of(std::move(err)));
   for (size_t i = 0; i < jobs.size(); ++i) {
-    auto address = e.jit->lookup(names[i]);
+    auto address = compiler.jit->lookup(names[i]);
     if (!address) return fail(text_of(address.takeError()));
     if (e.perf_map) e.functions.emplace_back(address->getValue(), jobs[i].linear_pc);
-    jobs[i].slot->code = code;
+    (level == kQuick ? jobs[i].slot->code : jobs[i].slot->optimised_code) = code;
     jobs[i].slot->entry.store(address->toPtr<JitEntry>(), std::memory_order_release);
   }
-  stats_.compiled += jobs.size();
+  (level == kQuick ? stats_.compiled : stats_.optimised) += jobs.size();
   const auto end = std::chrono::steady_clock::now();
   auto ns = [](auto d) { return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); };
   stats_.compile_ns += ns(end - start);

@@ -30,6 +30,7 @@ namespace janus::tcg {
 
 struct JitStats {
   std::atomic<uint64_t> compiled{0};    // blocks compiled
+  std::atomic<uint64_t> optimised{0};   // of them, compiled again optimised (tier-up)
   std::atomic<uint64_t> failed{0};      // blocks LLVM could not compile (they stay interpreted)
   std::atomic<uint64_t> compile_ns{0};  // host time spent compiling, of which:
   std::atomic<uint64_t> optimise_ns{0};  //   running LLVM's passes over the IR
@@ -41,6 +42,8 @@ class JitTier {
   // The tier for one vCPU, configured from the environment (null when off, or when LLVM cannot
   // target this host, said once on stderr):
   //   JANUS_JIT_THRESHOLD=n  queue a block after n interpreted runs (default 1000; 0 = tier off)
+  //   JANUS_JIT_TIERUP=n     compile quickly first, optimised after n compiled runs (default
+  //                          20000; 0 = optimised at once)
   //   JANUS_JIT_SYNC=1       compile on the vCPU thread, at once (deterministic; tests)
   //   JANUS_JIT_VERIFY=1     check every function LLVM is given (tests)
   // `successor(context, from)`: the compiled code an indirect jump from block `from` goes on to.
@@ -56,6 +59,7 @@ class JitTier {
 
   const JitStats& stats() const { return stats_; }
 
+  enum Level { kQuick = 0, kOptimised = 1 };
   struct Engine;  // LLVM's state (tcg/jit_tier.cpp)
   struct Job;
   // Frees a module's code later, on the compile thread (any thread may call this).
@@ -64,6 +68,8 @@ class JitTier {
  private:
   JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock);
   void request(Block& block);
+  void tier_up(const Block& block);  // from quick code, on the vCPU thread
+  void enqueue(Job job);
   void compile_thread();
   void compile(std::vector<Job>& jobs);
   void remove_released();  // on the compiling thread

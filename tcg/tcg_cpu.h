@@ -21,6 +21,7 @@ struct TcgStats {
   uint64_t blocks_translated = 0;
   uint64_t blocks_executed = 0;
   uint64_t blocks_compiled = 0;     // by the LLVM tier
+  uint64_t blocks_optimised = 0;    //   and compiled again optimised
   uint64_t compiled_runs = 0;       // block runs in compiled code (of blocks_executed)
   uint64_t compiled_instructions = 0;  // instructions retired by compiled code
   uint64_t jit_compile_ns = 0;      // host time the LLVM tier spent compiling, of which

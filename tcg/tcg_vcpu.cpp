@@ -43,6 +43,18 @@ TcgVcpu::~TcgVcpu() {
     });
 }
 
+const TcgStats& TcgVcpu::stats() const {
+  if (jit_) {  // the compile thread keeps these; copied here (the stats are only read, rarely)
+    TcgStats& st = const_cast<TcgStats&>(cpu_.stats);
+    st.blocks_compiled = jit_->stats().compiled;
+    st.blocks_optimised = jit_->stats().optimised;
+    st.jit_compile_ns = jit_->stats().compile_ns;
+    st.jit_optimise_ns = jit_->stats().optimise_ns;
+    st.jit_codegen_ns = jit_->stats().codegen_ns;
+  }
+  return cpu_.stats;
+}
+
 CpuState TcgVcpu::get_state() {
   CpuState s = cpu_.s;
   s.rflags = cpu_.rflags();
@@ -233,10 +245,6 @@ bool TcgVcpu::install_compiled(Block& block) {
   JitEntry entry = block.jit_slot->entry.load(std::memory_order_acquire);
   if (!entry) return false;
   block.jit = entry;
-  cpu_.stats.blocks_compiled = jit_->stats().compiled;
-  cpu_.stats.jit_compile_ns = jit_->stats().compile_ns;
-  cpu_.stats.jit_optimise_ns = jit_->stats().optimise_ns;
-  cpu_.stats.jit_codegen_ns = jit_->stats().codegen_ns;
   return true;
 }
 

@@ -28,7 +28,7 @@ class TcgVcpu final : public Vcpu {
   // flip bit 0 of RAX once, as a wrong result of that instruction would. 0 = off.
   void inject_test_fault(uint64_t nth_instruction) { test_fault_at_ = nth_instruction; }
 
-  const TcgStats& stats() const { return cpu_.stats; }
+  const TcgStats& stats() const;  // with the LLVM tier's counters brought up to date
   unsigned index() const { return index_; }
   // Clock checks happen every this many blocks (a clock read costs more than a block entry).
   static constexpr unsigned kClockCheckInterval = 64;

@@ -15,8 +15,8 @@
 #                                    with VT-x/AMD-V it runs. GUEST_TEST_IGNORE_HOST_LIMITS=1 runs
 #                                    it anyway (to see whether the limitation still holds).
 # BACKEND: kvm | tcg (runs JANUS -accel BACKEND), jit (-accel tcg with the LLVM tier compiling
-# every block before its second run, on the vCPU thread, each function verified; the run must
-# report compiled blocks) or qemu (qemu-system-x86_64 -accel tcg -M pc, the reference the
+# every block quickly before its second run and optimised after 3 compiled runs, on the vCPU
+# thread, each function verified; the run must report compiled blocks) or qemu (qemu-system-x86_64 -accel tcg -M pc, the reference the
 # expectations were validated against).
 # Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm for kvm, a kvm-host-limit test on a kvm_pvm
 # host, no QEMU for qemu).
@@ -71,7 +71,7 @@ case "$backend" in
   tcg)
     cmd=("$janus" -accel tcg -nographic "${common[@]}") ;;
   jit)
-    export JANUS_JIT_THRESHOLD=1 JANUS_JIT_SYNC=1 JANUS_JIT_VERIFY=1
+    export JANUS_JIT_THRESHOLD=1 JANUS_JIT_TIERUP=3 JANUS_JIT_SYNC=1 JANUS_JIT_VERIFY=1
     cmd=("$janus" -accel tcg -nographic -stats "${common[@]}") ;;
   qemu)
     qemu=$(command -v qemu-system-x86_64) || skip "QEMU NOT INSTALLED: no qemu-system-x86_64 in PATH"
