@@ -218,7 +218,7 @@ class Lowering {
         case Opc::kJmp:
           retire(total_);
           store_cpu(b_.getInt64(op.imm), layout_.rip);
-          chain_or_return(0);
+          jump_on(0);
           terminated = true;
           break;
         case Opc::kBranch: {
@@ -229,16 +229,16 @@ class Lowering {
           llvm::BasicBlock* no = new_block("not.taken");
           b_.CreateCondBr(taken, yes, no);
           b_.SetInsertPoint(yes);
-          chain_or_return(0);
+          jump_on(0);
           b_.SetInsertPoint(no);
-          chain_or_return(1);
+          jump_on(1);
           terminated = true;
           break;
         }
         case Opc::kJmpIndirect:
           retire(total_);
           store_cpu(t(op.a), layout_.rip);
-          indirect_or_return();
+          jump_on(2);
           terminated = true;
           break;
         case Opc::kExit:
@@ -338,71 +338,60 @@ class Lowering {
     b_.CreateCondBr(b_.CreateICmpEQ(entry, fn_), body, go);
     b_.SetInsertPoint(go);
     b_.CreateStore(entry, b_.CreateConstInBoundsGEP1_64(i8_, address_of(const_cast<void*>(block_)), layout_.block_jit));
-    llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
-    call->setTailCallKind(llvm::CallInst::TCK_MustTail);
-    b_.CreateRet(call);
+    tail_call(entry);
     b_.SetInsertPoint(body);
   }
 
-  // Ends the block through chain slot `slot`: on to the successor's compiled code when it is
-  // linked and compiled, no slow path was taken and the chain budget lasts; else back to the
-  // run loop with that slot's BlockEnd.
-  void chain_or_return(unsigned slot) {
-    llvm::Value* done = b_.getInt32(int(slot == 0 ? BlockEnd::kChain0 : BlockEnd::kChain1));
-    if (!may_chain_) {
-      b_.CreateRet(done);
-      return;
-    }
-    llvm::BasicBlock* back = new_block("to.loop");
-    llvm::BasicBlock* linked = new_block("linked");
-    llvm::BasicBlock* compiled = new_block("compiled");
-    llvm::BasicBlock* jump = new_block("chain");
-    llvm::Value* self = address_of(const_cast<void*>(block_));
-    llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * slot));
-    llvm::Value* slow = b_.CreateLoad(i1_, slow_taken_);
-    b_.CreateCondBr(b_.CreateOr(slow, b_.CreateIsNull(next)), back, linked);
-    b_.SetInsertPoint(linked);
-    llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, next, layout_.block_jit));
-    b_.CreateCondBr(b_.CreateIsNull(entry), back, compiled);
-    b_.SetInsertPoint(compiled);
-    llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
-    store_cpu(budget, layout_.chain_budget);
-    b_.CreateCondBr(b_.CreateICmpSLT(budget, b_.getInt32(0)), back, jump);
-    b_.SetInsertPoint(jump);
-    llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
-    call->setTailCallKind(llvm::CallInst::TCK_MustTail);
-    b_.CreateRet(call);
-    b_.SetInsertPoint(back);
-    b_.CreateRet(done);
-  }
-  // An indirect jump: on to the target's compiled code when the run loop's jump cache has it
-  // (same conditions as chain_or_return), else back to the loop.
-  void indirect_or_return() {
-    llvm::Value* done = b_.getInt32(int(BlockEnd::kIndirect));
+  // Ends the block with a jump: RIP is stored; `slot` is its chain slot (0, 1) or 2 for an
+  // indirect jump. Goes on to the next block's compiled code when no slow path was taken, the
+  // chain budget lasts and that code is found: through the block's chain link, else through the
+  // run loop's jump cache (TcgVcpu::compiled_successor, which also links direct jumps for next
+  // time). Otherwise back to the run loop with the BlockEnd.
+  void jump_on(unsigned slot) {
+    static constexpr BlockEnd kEnds[] = {BlockEnd::kChain0, BlockEnd::kChain1, BlockEnd::kIndirect};
+    llvm::Value* done = b_.getInt32(int(kEnds[slot]));
     if (!may_chain_ || !layout_.successor) {
       b_.CreateRet(done);
       return;
     }
     llvm::BasicBlock* back = new_block("to.loop");
-    llvm::BasicBlock* look = new_block("lookup");
-    llvm::BasicBlock* found = new_block("found");
-    llvm::BasicBlock* jump = new_block("chain");
-    b_.CreateCondBr(b_.CreateLoad(i1_, slow_taken_), back, look);
-    b_.SetInsertPoint(look);
+    llvm::BasicBlock* go = new_block("go.on");
+    llvm::BasicBlock* lookup = new_block("lookup");
+    llvm::Value* self = address_of(const_cast<void*>(block_));
+    llvm::Value* slow = b_.CreateLoad(i1_, slow_taken_);
     llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
-    store_cpu(budget, layout_.chain_budget);
-    b_.CreateCondBr(b_.CreateICmpSLT(budget, b_.getInt32(0)), back, found);
-    b_.SetInsertPoint(found);
-    auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_}, false);
+    b_.CreateCondBr(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
+    b_.SetInsertPoint(go);
+    if (slot < 2) {
+      llvm::BasicBlock* linked = new_block("linked");
+      llvm::BasicBlock* compiled = new_block("compiled");
+      llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * slot));
+      b_.CreateCondBr(b_.CreateIsNull(next), lookup, linked);
+      b_.SetInsertPoint(linked);
+      llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, next, layout_.block_jit));
+      b_.CreateCondBr(b_.CreateIsNull(entry), lookup, compiled);
+      b_.SetInsertPoint(compiled);
+      store_cpu(budget, layout_.chain_budget);  // one jump more
+      tail_call(entry);
+    } else {
+      b_.CreateBr(lookup);
+    }
+    b_.SetInsertPoint(lookup);
+    llvm::BasicBlock* found = new_block("found");
+    auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_, i32_}, false);
     llvm::Value* entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),
-                                       {address_of(layout_.successor_context), address_of(const_cast<void*>(block_))});
-    b_.CreateCondBr(b_.CreateIsNull(entry), back, jump);
-    b_.SetInsertPoint(jump);
+                                       {address_of(layout_.successor_context), self, b_.getInt32(slot)});
+    b_.CreateCondBr(b_.CreateIsNull(entry), back, found);
+    b_.SetInsertPoint(found);
+    store_cpu(budget, layout_.chain_budget);
+    tail_call(entry);
+    b_.SetInsertPoint(back);
+    b_.CreateRet(done);
+  }
+  void tail_call(llvm::Value* entry) {
     llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
     call->setTailCallKind(llvm::CallInst::TCK_MustTail);
     b_.CreateRet(call);
-    b_.SetInsertPoint(back);
-    b_.CreateRet(done);
   }
   void note_slow_path() { b_.CreateStore(b_.getTrue(), slow_taken_); }
   void note_may_write_code() { b_.CreateStore(b_.getTrue(), code_written_); }

@@ -28,9 +28,9 @@ struct JitLayout {
   size_t block_chain, block_jit;  // within a Block: chain[0] and jit
   size_t mmu;  // the SoftMmu; its TLB is at mmu + tlb.table[user]
   SoftMmu::TlbLayout tlb;
-  // The compiled code of the block an indirect jump from `from` reaches (the run loop's jump
-  // cache), or null: compiled code jumps straight there.
-  JitEntry (*successor)(void* context, const void* from) = nullptr;
+  // The compiled code of the block a jump from `from` reaches (the run loop's jump cache), or
+  // null: compiled code jumps straight there. slot: the jump's chain slot (0, 1), 2 = indirect.
+  JitEntry (*successor)(void* context, const void* from, uint32_t slot) = nullptr;
   void* successor_context = nullptr;
   // Quick code calls tier_up(context, block) on its tier_up_runs-th run (the JitSlot counts).
   void (*tier_up)(void* context, const void* block) = nullptr;

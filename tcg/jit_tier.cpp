@@ -137,7 +137,7 @@ struct JitTier::Job {
   int level = kQuick;
 };
 
-std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*), void* context) {
+std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context) {
   uint32_t threshold = kDefaultThreshold;
   if (const char* t = std::getenv("JANUS_JIT_THRESHOLD")) threshold = uint32_t(std::strtoul(t, nullptr, 10));
   if (threshold == 0) return nullptr;
@@ -196,7 +196,7 @@ JitTier::~JitTier() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  queue_.clear();  // frees code still held by jobs, while LLJIT is alive
+  for (auto& q : queues_) q.clear();  // frees code still held by jobs, while LLJIT is alive
   remove_released();
   if (engine_->perf_map) engine_->write_perf_map();
 }
@@ -225,7 +225,7 @@ void JitTier::enqueue(Job job) {
   }
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(job));
+    queues_[job.level].push_back(std::move(job));
   }
   wake_.notify_one();
 }
@@ -235,12 +235,18 @@ void JitTier::compile_thread() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      wake_.wait(lock, [this] { return stopping_ || !queues_[kQuick].empty() || !queues_[kOptimised].empty(); });
       if (stopping_) return;
-      // One level per batch; jobs whose block is gone (only the job holds the slot) are dropped.
-      while (!queue_.empty() && batch.size() < kMaxBatch && (batch.empty() || queue_.front().level == batch[0].level)) {
-        if (queue_.front().slot.use_count() > 1) batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      // Blocks that stayed hot first (oldest first); then the newest hot blocks, which are
+      // likelier to be in the code running now than blocks queued long ago. One level per
+      // batch; jobs whose block is gone (only the job holds the slot) are dropped.
+      const bool optimise = !queues_[kOptimised].empty();
+      std::deque<Job>& q = queues_[optimise ? kOptimised : kQuick];
+      while (!q.empty() && batch.size() < kMaxBatch) {
+        Job& job = optimise ? q.front() : q.back();
+        if (job.slot.use_count() > 1) batch.push_back(std::move(job));
+        if (optimise) q.pop_front();
+        else q.pop_back();
       }
     }
     if (!batch.empty()) compile(batch);

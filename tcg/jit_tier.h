@@ -46,8 +46,8 @@ class JitTier {
   //                          20000; 0 = optimised at once)
   //   JANUS_JIT_SYNC=1       compile on the vCPU thread, at once (deterministic; tests)
   //   JANUS_JIT_VERIFY=1     check every function LLVM is given (tests)
-  // `successor(context, from)`: the compiled code an indirect jump from block `from` goes on to.
-  static std::unique_ptr<JitTier> create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*), void* context);
+  // `successor(context, from, slot)`: the compiled code a jump from block `from` goes on to.
+  static std::unique_ptr<JitTier> create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context);
   ~JitTier();
 
   // Counts an interpreted run of the block; queues it for compilation when it turns hot.
@@ -81,7 +81,7 @@ class JitTier {
   JitStats stats_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Job> queue_;
+  std::deque<Job> queues_[2];  // per level
   std::vector<llvm::orc::ResourceTrackerSP> released_;
   bool stopping_ = false;
   std::thread thread_;

@@ -30,6 +30,7 @@ struct TcgStats {
   uint64_t blocks_invalidated = 0;  // by self-modifying code or page invalidation
   uint64_t undefined_opcodes = 0;   // #UD raised for instructions Janus does not implement
   uint64_t exceptions = 0;
+  uint64_t vcpu_thread_ns = 0;      // CPU time of the vCPU's thread (not the compile thread)
   uint64_t interrupts = 0;
 };
 

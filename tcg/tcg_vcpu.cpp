@@ -44,6 +44,9 @@ TcgVcpu::~TcgVcpu() {
 }
 
 const TcgStats& TcgVcpu::stats() const {
+  timespec t{};
+  if (have_thread_clock_ && clock_gettime(thread_clock_, &t) == 0)
+    const_cast<TcgStats&>(cpu_.stats).vcpu_thread_ns = uint64_t(t.tv_sec) * 1'000'000'000ull + uint64_t(t.tv_nsec);
   if (jit_) {  // the compile thread keeps these; copied here (the stats are only read, rarely)
     TcgStats& st = const_cast<TcgStats&>(cpu_.stats);
     st.blocks_compiled = jit_->stats().compiled;
@@ -120,6 +123,7 @@ Block* TcgVcpu::block_for_pc(bool single, const Block* same_mode) {
 }
 
 VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
+  if (!have_thread_clock_) have_thread_clock_ = pthread_getcpuclockid(pthread_self(), &thread_clock_) == 0;
   CpuState& s = cpu_.s;
   Block* prev = nullptr;
   BlockEnd prev_end = BlockEnd::kUnchained;
@@ -248,10 +252,12 @@ bool TcgVcpu::install_compiled(Block& block) {
   return true;
 }
 
-JitEntry TcgVcpu::compiled_successor(void* self, const void* from) {
+JitEntry TcgVcpu::compiled_successor(void* self, const void* from, uint32_t slot) {
   TcgVcpu& v = *static_cast<TcgVcpu*>(self);
-  Block* next = v.indirect_target(*static_cast<const Block*>(from));
+  Block& prev = *static_cast<Block*>(const_cast<void*>(from));
+  Block* next = v.indirect_target(prev);
   if (!next) return nullptr;
+  if (slot < 2) v.cache_.chain(&prev, slot, next);  // only within a page (see BlockCache::chain)
   if (!next->jit) v.install_compiled(*next);
   return next->jit;
 }

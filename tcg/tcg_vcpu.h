@@ -1,6 +1,9 @@
 // One software vCPU: the run loop over translated blocks (interpreter and LLVM tiers), events at block
 // boundaries, the exit-request word, deadlines, HLT and single-step.
 #pragma once
+#include <pthread.h>
+#include <time.h>
+
 #include <atomic>
 #include <memory>
 #include <unordered_map>
@@ -31,7 +34,7 @@ class TcgVcpu final : public Vcpu {
   const TcgStats& stats() const;  // with the LLVM tier's counters brought up to date
   unsigned index() const { return index_; }
   // Clock checks happen every this many blocks (a clock read costs more than a block entry).
-  static constexpr unsigned kClockCheckInterval = 64;
+  static constexpr unsigned kClockCheckInterval = 512;
 
  private:
   bool take_events();  // delivers a pending NMI/interrupt; true if one was taken
@@ -39,8 +42,9 @@ class TcgVcpu final : public Vcpu {
   Block* block_for_pc(bool single, const Block* same_mode = nullptr);
   // The jump cache's block for RIP in the mode of `from` (after its indirect jump), or null.
   Block* indirect_target(const Block& from);
-  // For compiled code after an indirect jump from block `from` (a TcgVcpu* context).
-  static JitEntry compiled_successor(void* self, const void* from);
+  // For compiled code after a jump from block `from` through chain slot `slot` (2: indirect):
+  // the next block's compiled code, linking it to `from` where chaining may (TcgVcpu* context).
+  static JitEntry compiled_successor(void* self, const void* from, uint32_t slot);
   // Takes the block's compiled code from its slot once the compile thread has left it there.
   bool install_compiled(Block& block);
 
@@ -56,6 +60,8 @@ class TcgVcpu final : public Vcpu {
   std::atomic<bool> exit_request_{false};
   bool single_step_ = false;
   uint64_t seen_tlb_epoch_ = 0;
+  clockid_t thread_clock_{};  // the CPU-time clock of the thread that runs this vCPU
+  bool have_thread_clock_ = false;
   uint64_t test_fault_at_ = 0;
   // JANUS_TCG_PROFILE=n: guest instructions per block entry address, top n printed at exit.
   struct ProfileEntry { uint64_t instructions = 0, runs = 0; };
