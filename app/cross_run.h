@@ -15,7 +15,8 @@ constexpr int kCrossDivergenceStatus = 3;
 std::unique_ptr<Accelerator> make_cross_accelerator(const Options& opts);
 
 // For a cross-check vCPU: prints the report (and writes -cross-report). Returns the exit status
-// when the run must end here (a divergence), nullopt to let the caller finish as usual.
+// when the run must end here (3 on a divergence, 0 at the -cross-limit), nullopt to let the
+// caller finish as usual.
 std::optional<int> finish_cross_run(const Options& opts, Vcpu& vcpu, const LoopResult& result);
 
 }  // namespace janus

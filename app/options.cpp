@@ -14,6 +14,8 @@ namespace {
 
 uint64_t parse_number(const std::string& text, const std::string& what) {
   if (text.empty()) fail(what + ": empty value");
+  // std::stoull would take "-5" as 2^64-5 and skip leading blanks.
+  if (!std::isdigit(static_cast<unsigned char>(text.front()))) fail(what + ": '" + text + "' is not a number");
   size_t used = 0;
   uint64_t v = 0;
   try {
@@ -147,14 +149,18 @@ Options parse_options(const std::vector<std::string>& args) {
     else if (a == "-boot-timer") o.boot_timer = true;
     else if (a == "-stats") o.stats = true;
     else if (a == "-cross-report") o.cross_report = value();
+    else if (a == "-cross-limit") {
+      o.cross_limit = parse_number(value(), "-cross-limit");
+      if (o.cross_limit == 0) fail("-cross-limit: the instruction count must be at least 1");
+    }
     else if (a == "-cross-inject-fault") o.cross_inject_fault = parse_number(value(), "-cross-inject-fault");
     else if (!a.empty() && a[0] == '-') fail("unknown option '" + args[i] + "' (see janus -help)");
     else fail("unexpected argument '" + a + "' (a disk image? Janus has no disks yet; see janus -help)");
   }
   if (!o.initrd.empty() && o.kernel.empty()) fail("-initrd needs -kernel");
   if (!o.append.empty() && o.kernel.empty()) fail("-append needs -kernel");
-  if ((!o.cross_report.empty() || o.cross_inject_fault) && o.accel != AccelChoice::kCross)
-    fail("-cross-report and -cross-inject-fault need -accel cross");
+  if ((!o.cross_report.empty() || o.cross_limit || o.cross_inject_fault) && o.accel != AccelChoice::kCross)
+    fail("-cross-report, -cross-limit and -cross-inject-fault need -accel cross");
   return o;
 }
 
@@ -166,6 +172,8 @@ Runs an x86 PC guest on KVM or on Janus's software CPU. Options follow QEMU's na
   -accel cross          cross-check: KVM leads, the software CPU follows instruction by
                         instruction; the first divergence is reported (exit status 3)
   -cross-report FILE    with -accel cross: also write the result as JSON to FILE
+  -cross-limit N        with -accel cross: compare the first N instructions, then exit
+                        (status 0 when they agree) without running the guest further
   -enable-kvm           same as -accel kvm
   -m SIZE               guest RAM: 256 (MiB), 256M, 2G (default 128M, at least 8M)
   -smp 1                one CPU (the only choice for now)

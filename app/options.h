@@ -26,6 +26,7 @@ struct Options {
   bool boot_timer = false;  // print the guest's boot time when it writes the boot-timer mark
   bool stats = false;       // print execution statistics on exit
   std::string cross_report;           // -cross-report FILE.json (with -accel cross)
+  uint64_t cross_limit = 0;           // -cross-limit N: stop after N compared instructions (0: none)
   uint64_t cross_inject_fault = 0;    // hidden, for tests: tcg corrupts RAX after instruction N
   std::optional<DebugExitConfig> debug_exit;
   bool show_help = false, show_version = false;

@@ -215,6 +215,7 @@ uint64_t h_far_ret(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
   Segment cs = SegmentDescriptor{d.raw | (1ull << 40)}.to_segment(sel);
   check_offset(cpu, cs, ip);
   if (rpl == cpl) {
+    mark_accessed(cpu, sel, d);  // as hardware does (and KVM: cross-checked on Linux's boot)
     write_gpr(s, RSP, ssz, s.gpr[RSP] + 2 * osz + pop_bytes);
     s.seg[CS] = cs;
     s.rip = ip;
@@ -324,6 +325,7 @@ uint64_t h_iret(TcgCpu& cpu, uint64_t p, uint64_t next_rip, uint64_t, uint64_t) 
     if (rpl != cpl) nullify_inaccessible_segments(cpu);
     return 0;
   }
+  mark_accessed(cpu, sel, d);
   write_gpr(s, RSP, ssz, s.gpr[RSP] + 3 * osz);
   s.seg[CS] = cs;
   cpu.set_rflags(nf);

@@ -11,7 +11,8 @@ namespace janus::cross {
 
 CrossVcpu::CrossVcpu(KvmAccelerator& kvm, GuestMemory& follower_memory, const CpuidTable& cpuid, VcpuContext context,
                      const CrossOptions& options)
-    : context_(context), leader_io_(context.io), leader_irq_(context.interrupts), follower_irq_(context.interrupts) {
+    : context_(context), leader_io_(context.io), leader_irq_(context.interrupts), follower_irq_(context.interrupts),
+      limit_(options.limit) {
   leader_ = kvm.create_vcpu(0, VcpuContext{context.memory, leader_io_, leader_irq_, cpuid, context.clock});
   TcgAccelerator tcg(cpuid);  // the follower sees KVM's CPUID, so both guests see the same CPU
   tcg.map_memory(follower_memory);
@@ -33,6 +34,10 @@ VcpuExit CrossVcpu::run(uint64_t deadline_ns) {
     ~Timer() { total += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count()); }
   } timer{run_ns_, start};
   for (;;) {
+    if (limit_ && checker_->instructions() >= limit_) {
+      limit_reached_ = true;
+      return {Reason::kFailed, "cross-check: instruction limit reached"};
+    }
     if (exit_request_.exchange(false)) return {Reason::kKicked, {}};
     if (deadline_ns != kNever && context_.clock.now_ns() >= deadline_ns) return {Reason::kKicked, {}};
     CrossChecker::Result r = checker_->step(deadline_ns);

@@ -16,6 +16,7 @@ namespace janus::cross {
 
 struct CrossOptions {
   uint64_t inject_fault_at = 0;  // test only: the software CPU corrupts RAX after its Nth instruction
+  uint64_t limit = 0;            // stop once this many instructions were compared (0: no limit)
 };
 
 class CrossVcpu final : public Vcpu {
@@ -24,7 +25,8 @@ class CrossVcpu final : public Vcpu {
             const CrossOptions& options);
   ~CrossVcpu() override;
 
-  // Steps both CPUs until a halt, a shutdown, the deadline, a kick, or a divergence (kFailed).
+  // Steps both CPUs until a halt, a shutdown, the deadline, a kick, a divergence (kFailed), or
+  // the instruction limit (kFailed too, with limit_reached() set: the run ends there).
   VcpuExit run(uint64_t deadline_ns) override;
   CpuState get_state() override { return checker_->leader_state(); }
   void set_state(const CpuState& state) override { checker_->set_state(state); }
@@ -32,6 +34,7 @@ class CrossVcpu final : public Vcpu {
   void set_single_step(bool on) override { single_step_ = on; }
 
   CrossChecker& checker() { return *checker_; }
+  bool limit_reached() const { return limit_reached_; }
   // Seconds spent inside run(), for the rate.
   double seconds_running() const { return double(run_ns_) / 1e9; }
 
@@ -46,6 +49,8 @@ class CrossVcpu final : public Vcpu {
   std::unique_ptr<CrossChecker> checker_;
   std::atomic<bool> exit_request_{false};
   bool single_step_ = false;
+  uint64_t limit_ = 0;
+  bool limit_reached_ = false;
   uint64_t run_ns_ = 0;
 };
 

@@ -1,6 +1,8 @@
 #include "accel/cross/cross_checker.h"
 
 #include "accel/cross/host_errata.h"
+#include "accel/cross/rep_string.h"
+#include "accel/cross/return_privilege.h"
 
 #include <algorithm>
 #include <deque>
@@ -15,14 +17,6 @@ namespace janus::cross {
 
 namespace {
 
-// A REP-prefixed string instruction: KVM single-steps it one iteration at a time (TF traps
-// after each iteration), the software CPU runs up to 4096 iterations per step.
-bool is_rep_string(const tcg::DecodedInsn& d) {
-  if (d.status != tcg::DecodeStatus::kOk || !d.rep || d.map != tcg::OpcodeMap::kPrimary) return false;
-  uint8_t o = d.opcode;
-  return (o >= 0x6c && o <= 0x6f) || (o >= 0xa4 && o <= 0xa7) || (o >= 0xaa && o <= 0xaf);
-}
-
 // RDTSC, RDTSCP and RDMSR of IA32_TSC read the time stamp counter, which each backend keeps
 // from its own clock: the follower is given the leader's value (it reads it from a frozen clock).
 bool reads_tsc(const tcg::DecodedInsn& d, const CpuState& s) {
@@ -36,6 +30,11 @@ tcg::CodeSize code_size_of(const CpuState& s) {
   if (s.in_64bit_code()) return tcg::CodeSize::k64;
   if (s.protected_mode() && !s.v86_mode() && s.seg[CS].db()) return tcg::CodeSize::k32;
   return tcg::CodeSize::k16;
+}
+
+tcg::DecodedInsn decode(const ExecutedInsn& e) {
+  tcg::CodeSize cs = e.code_bits == 64 ? tcg::CodeSize::k64 : e.code_bits == 32 ? tcg::CodeSize::k32 : tcg::CodeSize::k16;
+  return tcg::decode_x86(std::span<const uint8_t>(e.bytes.data(), e.length), cs);
 }
 
 // Walks the page tables without setting accessed/dirty bits (the cross-check only looks).
@@ -85,20 +84,24 @@ void CrossChecker::set_state(const CpuState& state) {
 // real-mode and compatibility-mode CPL3 code run in the host kernel's emulator, which
 // single-steps correctly (see runs_natively_in_user_mode).
 // IRET, SYSRET, SYSEXIT and far RET can drop to CPL3, where a single-step trap would go into the
-// guest (see leader_can_single_step): the leader runs them without single-stepping.
+// guest (see leader_can_single_step): the leader runs them without single-stepping. A far RET or
+// IRET whose popped CS has RPL 0 stays in the kernel and is single-stepped like any other
+// instruction (run without single-stepping, KVM would go on to its next exit - with interrupts
+// only at its start and, at CPL0, a deadline that can stop it inside a long REP string).
 bool CrossChecker::may_enter_user_mode(const CpuState& s) {
   if (p_.leader_kernel_native || s.cpl() == 3 || !s.protected_mode()) return false;
   ExecutedInsn e = fetch(s, p_.leader_memory);
   tcg::DecodedInsn d = tcg::decode_x86(std::span<const uint8_t>(e.bytes.data(), e.length), code_size_of(s));
   if (d.status != tcg::DecodeStatus::kOk) return false;
-  if (d.map == tcg::OpcodeMap::kPrimary) return d.opcode == 0xcf || d.opcode == 0xca || d.opcode == 0xcb;
+  if (d.map == tcg::OpcodeMap::kPrimary && (d.opcode == 0xcf || d.opcode == 0xca || d.opcode == 0xcb)) {
+    std::optional<unsigned> rpl = return_privilege(d, s, p_.leader_memory);
+    return !rpl || *rpl == 3;
+  }
   return d.map == tcg::OpcodeMap::k0F && (d.opcode == 0x07 || d.opcode == 0x35);
 }
 
 bool CrossChecker::last_was_hlt() const {
-  const ExecutedInsn& e = ring_[(ring_count_ - 1) % kHistory];
-  tcg::CodeSize cs = e.code_bits == 64 ? tcg::CodeSize::k64 : e.code_bits == 32 ? tcg::CodeSize::k32 : tcg::CodeSize::k16;
-  tcg::DecodedInsn d = tcg::decode_x86(std::span<const uint8_t>(e.bytes.data(), e.length), cs);
+  tcg::DecodedInsn d = decode(ring_[(ring_count_ - 1) % kHistory]);
   return d.status == tcg::DecodeStatus::kOk && d.map == tcg::OpcodeMap::kPrimary && d.opcode == 0xf4;
 }
 
@@ -280,7 +283,13 @@ CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
     f.tsc = (leader.gpr[RDX] << 32) | (leader.gpr[RAX] & 0xffffffffull);
     p_.follower.set_state(f);
   }
-  VcpuExit fe = p_.follower.run(kNever);
+  // The leader's REP loop above is bounded: if it is still inside the instruction, the follower
+  // does exactly as many iterations (the next step goes on with the rest).
+  const bool leader_mid_rep = is_rep_string(decoded) && leader.rip == before.rip &&
+                              leader.seg[CS] == before.seg[CS] && !leader.events.exception_pending &&
+                              rep_count(decoded, leader) != 0 && rep_count(decoded, leader) < rep_count(decoded, before);
+  VcpuExit fe = leader_mid_rep ? run_rep_iterations(p_.follower, decoded, rep_count(decoded, before) - rep_count(decoded, leader))
+                               : p_.follower.run(kNever);
   CpuState follower = p_.follower.get_state();
   for (int i = 0; i < (1 << 12) && fe.reason == Reason::kSingleStep && follower.rip == before.rip &&
                   leader.rip != before.rip && is_rep_string(decoded);
@@ -386,7 +395,8 @@ CrossChecker::Result CrossChecker::stretch(const CpuState& before, uint64_t dead
   for (uint64_t n = 0;; ++n) {
     ExecutedInsn insn = fetch(fbefore, p_.follower_memory);
     ring_[ring_count_++ % kHistory] = insn;
-    fe = p_.follower.run(kNever);
+    const std::optional<uint64_t> partial = iterations_to_meet(fbefore, leader, insn);
+    fe = partial ? run_rep_iterations(p_.follower, decode(insn), *partial) : p_.follower.run(kNever);
     follower = p_.follower.get_state();
     if (!(fbefore.halted && follower.halted)) ++steps_;
     const bool marker = (ended_by_io && p_.follower_io.remaining().empty()) || !p_.follower_io.mismatch().empty() ||
@@ -410,6 +420,24 @@ CrossChecker::Result CrossChecker::stretch(const CpuState& before, uint64_t dead
   d.stretch = "the leader ran instructions " + std::to_string(first) + " to " + std::to_string(steps_) +
               " natively in one run (this host's KVM cannot single-step CPL3 code); they were compared at its end";
   return finish(d, fbefore, leader, follower, leader_down, fe);
+}
+
+// A leader run stopped by its deadline may end inside a REP string instruction (the Linux
+// decompressor copies itself with one REP MOVSQ of 1.7M iterations). Where the follower is at
+// that instruction with more iterations to go, it runs only the leader's share of them, so
+// their states can meet (each follower step would otherwise do up to 4096 iterations and skip
+// the leader's). Harmless where the follower is there on an earlier pass: the rest of the
+// iterations come in its next step. Not while an interrupt the leader took is still to be
+// delivered (it would come between the iterations).
+std::optional<uint64_t> CrossChecker::iterations_to_meet(const CpuState& follower, const CpuState& leader,
+                                                         const ExecutedInsn& insn) const {
+  if (follower.rip != leader.rip || follower.seg[CS] != leader.seg[CS] || follower.halted) return std::nullopt;
+  if (p_.follower_irq.untaken().interrupt || p_.follower_irq.untaken().nmi) return std::nullopt;
+  const tcg::DecodedInsn d = decode(insn);
+  if (!is_rep_string(d)) return std::nullopt;
+  const uint64_t f = rep_count(d, follower), l = rep_count(d, leader);
+  if (l == 0 || f <= l) return std::nullopt;
+  return f - l;
 }
 
 bool CrossChecker::check_all_memory() {

@@ -113,6 +113,8 @@ class CrossChecker {
   bool leader_can_single_step(const CpuState& s) const;
   bool runs_natively_in_user_mode(const CpuState& s) const;
   bool last_was_hlt() const;
+  std::optional<uint64_t> iterations_to_meet(const CpuState& follower, const CpuState& leader,
+                                             const ExecutedInsn& insn) const;
   bool may_enter_user_mode(const CpuState& s);
   void undo_single_step_tf(const CpuState& before, const CpuState& leader, const CpuState& follower);
   Result finish(Divergence& d, const CpuState& before, const CpuState& leader, const CpuState& follower,

@@ -1,5 +1,7 @@
 #include "accel/cross/host_errata.h"
 
+#include <cpuid.h>
+
 #include <span>
 
 #include "tcg/x86_decoder.h"
@@ -82,8 +84,24 @@ bool sti_shadow(const tcg::DecodedInsn& i, const StepDifference& d) {
   return only_field(d, "events.interrupt_shadow") && l.events.interrupt_shadow == 1 && f.events.interrupt_shadow == 0;
 }
 
+// 5. CPUID leaf 1: the paravirtual KVM answers with (a subset of) the host CPU's own leaf 1
+//    feature bits in ECX/EDX, not the table Janus gave it with KVM_SET_CPUID2 (EAX/EBX are the
+//    table's). The follower shows the table: the CPU model both guests are meant to see. Only
+//    RCX/RDX differ, and every feature bit the leader reported is one this CPU has (its CPUID
+//    executed natively, here in user mode).
+bool cpuid_leaf1_host_features(const tcg::DecodedInsn& i, const StepDifference& d) {
+  const CpuState &b = *d.before, &l = *d.leader;
+  if (i.map != tcg::OpcodeMap::k0F || i.opcode != 0xa2 || uint32_t(b.gpr[RAX]) != 1) return false;
+  for (const FieldDiff& f : *d.fields)
+    if (f.field != "rcx" && f.field != "rdx") return false;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  return (l.gpr[RCX] >> 32) == 0 && (l.gpr[RDX] >> 32) == 0 && (uint32_t(l.gpr[RCX]) & ~ecx) == 0 &&
+         (uint32_t(l.gpr[RDX]) & ~edx) == 0;
+}
+
 using Matcher = bool (*)(const tcg::DecodedInsn&, const StepDifference&);
-const Matcher kMatchers[] = {cmpxchg32_failure, rotate_imm8_of, aam_aad_flags, sti_shadow};
+const Matcher kMatchers[] = {cmpxchg32_failure, rotate_imm8_of, aam_aad_flags, sti_shadow, cpuid_leaf1_host_features};
 
 }  // namespace
 
@@ -113,6 +131,15 @@ const std::vector<HostErratum>& host_errata() {
        "Intel SDM vol. 2B, STI: \"If IF = 0, maskable hardware interrupts remain inhibited on the instruction "
        "boundary following an execution of STI\"; vol. 3C, guest interruptibility state: blocking by STI "
        "follows STI executed with IF = 0 (not observable from user mode)"},
+      {"cpuid-leaf1-host-features",
+       "CPUID leaf 1: ECX and EDX are the host CPU's own feature bits (a subset of them), not the table "
+       "KVM_SET_CPUID2 was given; only RCX/RDX differ, the follower shows the table (the CPU model both "
+       "guests are meant to see). A host KVM limitation rather than an emulator result error",
+       "native CPUID leaf 1 on this host: ecx=0xfffa3203 edx=0x1f8bfbff; the leader at the Linux "
+       "decompressor's CPUID(1) (CPL0, -accel cross): ecx=0x76d83203 edx=0x1f8bfbff (host bits without "
+       "hypervisor, OSXSAVE, TSC-deadline, x2APIC, PCID); the table given to KVM_SET_CPUID2 (the "
+       "follower's): ecx=0x2000 edx=0x701ab79. app/main.cpp caps the max leaf under kvm_pvm for the same "
+       "reason (host XSAVE bit)"},
   };
   return list;
 }

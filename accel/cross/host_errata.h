@@ -9,6 +9,8 @@
 //    state before the instruction, and the follower's must be the hardware's;
 //  - evidence: the same instruction with the same inputs executed natively on this host's CPU
 //    (user mode), or the Intel SDM where native execution cannot show it;
+//  - one entry is a host limitation of that kind rather than a wrong result: CPUID leaf 1 shows
+//    the host's features, not the configured CPU model (the follower's value is then the table's);
 //  - applies only when the leader executed the instruction in the host's emulator: never to
 //    natively executed code (64-bit CPL3 under kvm_pvm; its compatibility-mode CPL3 code is
 //    emulated and counts as emulated), never on hosts whose KVM runs kernel mode natively.

@@ -76,6 +76,15 @@ TEST(Cli, MalformedRom) {
   std::string rom = temp_file("odd-rom", std::string(1000, '\xf4'));
   expect_one_line_error(run_janus("-accel tcg -bios " + quote(rom)), rom);
 }
+TEST(Cli, CrossLimitNotANumber) {
+  expect_one_line_error(run_janus("-accel cross -cross-limit lots"), "-cross-limit: 'lots' is not a number");
+}
+TEST(Cli, CrossLimitZero) { expect_one_line_error(run_janus("-accel cross -cross-limit 0"), "-cross-limit: the instruction count must be at least 1"); }
+TEST(Cli, CrossLimitNegative) { expect_one_line_error(run_janus("-accel cross -cross-limit -5"), "-cross-limit: '-5' is not a number"); }
+TEST(Cli, CrossLimitMissingValue) { expect_one_line_error(run_janus("-accel cross -cross-limit"), "-cross-limit: missing argument"); }
+TEST(Cli, CrossLimitWithoutCross) {
+  expect_one_line_error(run_janus("-accel tcg -cross-limit 1000"), "-cross-limit and -cross-inject-fault need -accel cross");
+}
 TEST(Cli, InitrdWithoutKernel) { expect_one_line_error(run_janus("-initrd x"), "-initrd needs -kernel"); }
 
 TEST(Cli, HelpAndVersionExitZero) {

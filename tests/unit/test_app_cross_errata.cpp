@@ -1,6 +1,7 @@
 // The host-errata list of cross-check (accel/cross/host_errata.*): each entry explains exactly the
 // divergence it describes (recorded from the fuzz CI run), and nothing next to it: another
 // value, another field, natively executed code, or a memory/I/O difference is never explained.
+#include <cpuid.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -136,8 +137,38 @@ TEST(CrossErrata, StiShadowExplainedOnlyWhenIfWasSet) {
   EXPECT_STREQ(explain(if_clear), "");
 }
 
+// The Linux decompressor's CPUID(1) under -accel cross: the leader shows host feature bits, the
+// follower the configured table (ecx=0x2000 edx=0x701ab79).
+TEST(CrossErrata, CpuidLeaf1ExplainedOnlyWithHostFeatures) {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  ASSERT_TRUE(__get_cpuid(1, &eax, &ebx, &ecx, &edx));
+  Case c{{0x0f, 0xa2}, long_mode_kernel(), {}, {}};
+  c.before.gpr[RAX] = 1;
+  c.follower = c.before;
+  c.follower.rip += 2;
+  c.follower.gpr[RAX] = 0x663;
+  c.follower.gpr[RCX] = 0x2000;
+  c.follower.gpr[RDX] = 0x701ab79;
+  c.leader = c.follower;
+  c.leader.gpr[RCX] = ecx & ~(1u << 31);  // a subset of the host's bits
+  c.leader.gpr[RDX] = edx;
+  EXPECT_STREQ(explain(c), "cpuid-leaf1-host-features");
+  EXPECT_STREQ(explain(c, /*emulated=*/false), "");
+  Case leaf7 = c;                            // another leaf
+  leaf7.before.gpr[RAX] = 7;
+  EXPECT_STREQ(explain(leaf7), "");
+  Case rax = c;                              // another field
+  rax.leader.gpr[RAX] = 0x664;
+  EXPECT_STREQ(explain(rax), "");
+  if (ecx != ~0u) {                          // a feature this CPU does not have
+    Case extra = c;
+    extra.leader.gpr[RCX] |= ~ecx & (0u - ~ecx);
+    EXPECT_STREQ(explain(extra), "");
+  }
+}
+
 TEST(CrossErrata, EveryEntryNamesItsEvidence) {
-  ASSERT_EQ(host_errata().size(), 4u);
+  ASSERT_EQ(host_errata().size(), 5u);
   for (const HostErratum& e : host_errata()) {
     EXPECT_GT(std::string(e.what).size(), 20u) << e.name;
     EXPECT_GT(std::string(e.evidence).size(), 20u) << e.name;
