@@ -12,6 +12,11 @@ namespace janus::tcg {
 // debug state, pending events, devices)? Blocks that call only such helpers may run straight on
 // into their successors. It may still fault. (tcg/helper_traits.cpp)
 bool helper_is_local(HelperFn fn);
+// Local helpers that set TcgCpu::loop_check when the run loop must look after all (STI, POPF
+// setting IF or changing TF, a REP string instruction that paused for events or used ports).
+bool helper_may_ask_for_loop(HelperFn fn);
+// Local helpers that may access memory, MMIO included (callers compare the MMIO count).
+bool helper_may_touch_memory(HelperFn fn);
 
 // Packs (operation, operand size, extra) into a helper's constant parameter.
 constexpr uint64_t hp(uint64_t op, uint64_t size = 0, uint64_t extra = 0) { return op | (size << 8) | (extra << 16); }

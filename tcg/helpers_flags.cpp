@@ -27,6 +27,7 @@ uint64_t h_flag_op(TcgCpu& cpu, uint64_t p, uint64_t a, uint64_t, uint64_t) {
       } else {
         if (!(s.rflags & rflags::IF)) s.events.interrupt_shadow |= 1;  // STI: one instruction of shadow
         s.rflags |= rflags::IF;
+        cpu.loop_check = true;  // the shadow, then pending interrupts
       }
       return 0;
     }
@@ -57,6 +58,8 @@ uint64_t h_popf(TcgCpu& cpu, uint64_t p, uint64_t value, uint64_t, uint64_t) {
   uint64_t old = cpu.rflags();
   uint64_t nf = (old & ~changeable) | (value & changeable);
   nf &= ~rflags::RF;
+  // Interrupts may become deliverable, or single-stepping start or stop.
+  if ((nf & ~old & rflags::IF) || ((nf ^ old) & rflags::TF)) cpu.loop_check = true;
   cpu.set_rflags(nf);
   return 0;
 }

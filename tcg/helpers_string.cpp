@@ -113,7 +113,18 @@ uint64_t h_out(TcgCpu& cpu, uint64_t p, uint64_t port, uint64_t value, uint64_t)
   return 0;
 }
 
+static uint64_t string_iterations(TcgCpu& cpu, uint64_t p);  // below: the instruction itself
+
+// The run loop must look after a pause for events, a port access or a device (MMIO) access.
 uint64_t h_string(TcgCpu& cpu, uint64_t p, uint64_t, uint64_t, uint64_t) {
+  const uint64_t mmio_before = cpu.mmu.mmio_accesses();
+  const unsigned op = hp_op(p);
+  uint64_t done = string_iterations(cpu, p);
+  if (!done || op == kIns || op == kOuts || cpu.mmu.mmio_accesses() != mmio_before) cpu.loop_check = true;
+  return done;
+}
+
+static uint64_t string_iterations(TcgCpu& cpu, uint64_t p) {
   CpuState& s = cpu.s;
   const unsigned op = hp_op(p), size = hp_size(p);
   const uint64_t extra = hp_extra(p);

@@ -31,6 +31,8 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.cc_src2 = at(&cpu.cc.src2);
   l.instructions = at(&cpu.stats.instructions);
   l.stop_block = at(&cpu.stop_block);
+  l.loop_check = at(&cpu.loop_check);
+  l.mmio_count = at(cpu.mmu.mmio_counter());
   l.jit_insn = at(&cpu.jit_insn);
   l.data_watch = at(&cpu.data_watch);
   l.chain_budget = at(&cpu.chain_budget);
@@ -65,10 +67,6 @@ uint64_t mask_of(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)
 
 // Helpers that only compute flags from their arguments and the lazy flags: no writes, no faults,
 // so unused calls may be deleted and nothing is clobbered by them.
-bool helper_may_touch_memory(HelperFn fn) {
-  return fn == h_sse || fn == h_x87 || fn == h_cmpxchg8b || fn == h_cmpxchg16b;
-}
-
 bool pure_helper(HelperFn fn) {
   return fn == h_shift_flags || fn == h_shiftd_flags || fn == h_bt_flags || fn == h_bit_scan_flags ||
          fn == h_imul_overflow;
@@ -110,6 +108,12 @@ class Lowering {
     for (const Op& op : ir_.ops) may_chain_ &= op.opc != Opc::kCall || helper_is_local(op.fn);
     slow_taken_ = b_.CreateAlloca(i1_);
     b_.CreateStore(b_.getFalse(), slow_taken_);
+    // Local helpers report to the run loop: through loop_check, and (memory) the MMIO count.
+    for (const Op& op : ir_.ops) {
+      if (op.opc != Opc::kCall) continue;
+      asks_for_loop_ |= helper_may_ask_for_loop(op.fn);
+      if (helper_may_touch_memory(op.fn) && !mmio_at_entry_) mmio_at_entry_ = load_cpu(i64_, layout_.mmio_count);
+    }
     code_written_ = b_.CreateAlloca(i1_);
     b_.CreateStore(b_.getFalse(), code_written_);
 
@@ -211,7 +215,6 @@ class Lowering {
             flags_from = -1;        // it may have changed the flags
             note_may_write_code();  // or stored into code
           }
-          if (helper_may_touch_memory(op.fn)) note_slow_path();  // maybe MMIO: let the run loop look
           if (op.d != kNoTemp) temps_[op.d] = call;
           break;
         }
@@ -359,6 +362,8 @@ class Lowering {
     llvm::BasicBlock* lookup = new_block("lookup");
     llvm::Value* self = address_of(const_cast<void*>(block_));
     llvm::Value* slow = b_.CreateLoad(i1_, slow_taken_);
+    if (asks_for_loop_) slow = b_.CreateOr(slow, b_.CreateICmpNE(load_cpu(i8_, layout_.loop_check), b_.getInt8(0)));
+    if (mmio_at_entry_) slow = b_.CreateOr(slow, b_.CreateICmpNE(load_cpu(i64_, layout_.mmio_count), mmio_at_entry_));
     llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
     b_.CreateCondBr(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
     b_.SetInsertPoint(go);
@@ -678,6 +683,8 @@ class Lowering {
   std::vector<llvm::Value*> temps_;
   bool code64_ = false, user_ = false;
   bool may_chain_ = false;
+  bool asks_for_loop_ = false;              // calls a helper that may set loop_check
+  llvm::Value* mmio_at_entry_ = nullptr;    // MMIO count at entry, if a helper may access memory
   llvm::Value* slow_taken_ = nullptr;    // i1 alloca: a slow path ran (no chaining)
   llvm::Value* code_written_ = nullptr;  // i1 alloca: this instruction may have written code
   uint32_t insn_ = 0, total_ = 0;

@@ -24,7 +24,8 @@ namespace janus::tcg {
 struct JitLayout {
   size_t gpr, rip, seg_base_fs, seg_base_gs;
   size_t cc_op, cc_dst, cc_src, cc_src2;
-  size_t instructions, stop_block, jit_insn, data_watch, chain_budget, jit_last_block;
+  size_t instructions, stop_block, loop_check, jit_insn, data_watch, chain_budget, jit_last_block;
+  size_t mmio_count;  // SoftMmu's count of device accesses
   size_t block_chain, block_jit;  // within a Block: chain[0] and jit
   size_t mmu;  // the SoftMmu; its TLB is at mmu + tlb.table[user]
   SoftMmu::TlbLayout tlb;

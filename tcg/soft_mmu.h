@@ -88,6 +88,7 @@ class SoftMmu {
   uint64_t misses() const { return misses_; }
   // Device (MMIO) accesses so far: one may have raised an interrupt (the run loop looks then).
   uint64_t mmio_accesses() const { return mmio_accesses_; }
+  const uint64_t* mmio_counter() const { return &mmio_accesses_; }  // compiled code reads it
 
   // Where compiled code (the LLVM tier) finds the TLB for its inline hit test: byte offsets from
   // the SoftMmu object of each privilege's table, and within an entry.

@@ -58,6 +58,9 @@ class TcgCpu {
 
   bool shutdown = false;        // triple fault happened
   bool stop_block = false;      // leave the current block at the next instruction boundary
+  // A local helper did something the run loop must look at before the next block (IF or TF
+  // set, a REP instruction paused for events, a port access): chaining stops.
+  bool loop_check = false;
   uint32_t jit_insn = 0;        // compiled code: index in its block of the instruction that may fault
   // Compiled blocks jump straight to their compiled successors while this is positive (one per
   // jump), so the run loop still looks at clocks and requests every so many blocks.

@@ -142,6 +142,7 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
       seen_tlb_epoch_ = cpu_.tlb_epoch;
       prev = nullptr;
     }
+    cpu_.loop_check = false;  // looked at now
     if (take_events()) prev = nullptr;
     if (cpu_.shutdown) continue;
     if (s.halted) return {VcpuExit::Reason::kHalted, {}};
@@ -213,7 +214,8 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
         cpu_.stats.blocks_invalidated = cache_.invalidations();
         return {VcpuExit::Reason::kSingleStep, {}};
       }
-      if (single || !prev || block->code.has_call || cpu_.mmu.mmio_accesses() + cache_.invalidations() != activity ||
+      if (single || !prev || block->code.has_call || cpu_.loop_check ||
+          cpu_.mmu.mmio_accesses() + cache_.invalidations() != activity ||
           blocks % kClockCheckInterval == 0 || exit_request_.load(std::memory_order_relaxed))
         break;
       Block* next = nullptr;
