@@ -49,18 +49,21 @@ struct JitSlot {
 static_assert(std::atomic<JitEntry>::is_always_lock_free && sizeof(std::atomic<JitEntry>) == sizeof(JitEntry),
               "compiled code reads JitSlot::entry as a plain pointer");
 
-struct Block {
+// The first cache line holds what every block lookup and chained jump reads (the key, the
+// linear PC, the compiled entry, the chain links): the rest is only for translation and the
+// interpreter.
+struct alignas(64) Block {
   BlockKey key;
   uint64_t linear_pc = 0;            // CS.base + RIP when translated
+  JitEntry jit = nullptr;            // compiled code, once installed from jit_slot
+  std::array<Block*, 2> chain{};     // successor for kJmp / kBranch slot 0, kBranch slot 1
+  bool valid = true;
+  uint32_t runs = 0;                 // interpreted runs (the LLVM tier compiles hot blocks)
   unsigned length = 0;               // bytes of guest code, from key.phys_pc (may run into pages[1])
   std::array<uint64_t, 2> pages{};   // physical pages the code lies on (pages[1] = pages[0] if one)
   IrBlock ir;
   ThreadedCode code;                 // the interpreter's form of ir, built on first run
-  bool valid = true;
-  std::array<Block*, 2> chain{};     // successor for kJmp / kBranch slot 0, kBranch slot 1
   std::vector<Block*> chained_from;  // blocks whose chain[] points here (to unlink)
-  uint32_t runs = 0;                 // interpreted runs (the LLVM tier compiles hot blocks)
-  JitEntry jit = nullptr;            // compiled code, once installed from jit_slot
   std::shared_ptr<JitSlot> jit_slot; // set when the block was queued for compilation
 };
 
