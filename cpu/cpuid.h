@@ -35,7 +35,17 @@ constexpr uint32_t SSE3 = 1u << 0, SSSE3 = 1u << 9, CX16 = 1u << 13, SSE41 = 1u 
 constexpr uint32_t SYSCALL = 1u << 11, NX = 1u << 20, PDPE1GB = 1u << 26, RDTSCP = 1u << 27,
                    LM = 1u << 29;
 constexpr uint32_t LAHF_LM = 1u << 0, ABM = 1u << 5;
+// Leaf 7 subleaf 0 EDX
+constexpr uint32_t ARCH_CAPABILITIES = 1u << 29;
 }  // namespace cpuid_bits
+
+// IA32_ARCH_CAPABILITIES (MSR 0x10A) of the software CPU, which executes nothing speculatively:
+// not affected by Meltdown (RDCL_NO), L1TF at VM entry, speculative store bypass, MDS, iTLB
+// multihit, TAA, the MMIO stale-data family, BHI, post-barrier RSB, GDS or RFDS. (Linux then
+// needs no page-table isolation or buffer clearing.)
+constexpr uint64_t kSoftwareCpuArchCapabilities =
+    (1ull << 0) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 8) | (1ull << 13) |
+    (1ull << 14) | (1ull << 15) | (1ull << 20) | (1ull << 24) | (1ull << 26) | (1ull << 27);
 
 class CpuidTable {
  public:

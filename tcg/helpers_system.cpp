@@ -10,7 +10,7 @@ namespace janus::tcg {
 namespace {
 
 namespace msr {
-constexpr uint32_t kTsc = 0x10, kApicBase = 0x1b, kBiosSignId = 0x8b, kSysenterCs = 0x174, kSysenterEsp = 0x175, kSysenterEip = 0x176,
+constexpr uint32_t kTsc = 0x10, kApicBase = 0x1b, kBiosSignId = 0x8b, kArchCapabilities = 0x10a, kSysenterCs = 0x174, kSysenterEsp = 0x175, kSysenterEip = 0x176,
                    kMiscEnable = 0x1a0, kPat = 0x277, kTscDeadline = 0x6e0, kEfer = 0xc0000080, kStar = 0xc0000081,
                    kLstar = 0xc0000082, kCstar = 0xc0000083, kSfmask = 0xc0000084, kFsBase = 0xc0000100,
                    kGsBase = 0xc0000101, kKernelGsBase = 0xc0000102, kTscAux = 0xc0000103;
@@ -66,6 +66,10 @@ uint64_t h_rdmsr(TcgCpu& cpu, uint64_t, uint64_t, uint64_t, uint64_t) {
     case msr::kTsc: v = cpu.tsc(); break;
     case msr::kApicBase: v = s.msr.apic_base; break;
     case msr::kBiosSignId: v = 0; break;  // microcode revision: none loaded
+    case msr::kArchCapabilities:  // read-only: WRMSR takes the default #GP
+      if (!(cpu.ctx.cpuid.query(7, 0).edx & cpuid_bits::ARCH_CAPABILITIES)) raise_fault(kGP, 0);
+      v = kSoftwareCpuArchCapabilities;
+      break;
     case msr::kSysenterCs: v = s.msr.sysenter_cs; break;
     case msr::kSysenterEsp: v = s.msr.sysenter_esp; break;
     case msr::kSysenterEip: v = s.msr.sysenter_eip; break;

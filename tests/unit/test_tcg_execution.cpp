@@ -431,3 +431,19 @@ TEST(TcgExecution, SingleStepAndExitRequests) {
   EXPECT_EQ(m.vcpu->run(500).reason, VcpuExit::Reason::kKicked);  // deadline already passed
   EXPECT_EQ(m.state().rip, 0x7c02u);
 }
+
+// IA32_ARCH_CAPABILITIES (advertised in CPUID 7.EDX[29]) reads the software CPU's "not affected"
+// bits (so Linux runs without page-table isolation or buffer clearing) and is read-only.
+TEST(TcgExecution, ArchCapabilitiesMsrIsReadOnly) {
+  Machine m;
+  m.idt64(13, 0x101000);
+  m.put(0x101000, {0xf4});  // #GP handler: hlt
+  // mov ecx, 0x10a; rdmsr; mov rbx, rdx; mov rsi, rax; wrmsr; hlt
+  m.put(0x100000, {0xb9, 0x0a, 0x01, 0x00, 0x00, 0x0f, 0x32, 0x48, 0x89, 0xd3, 0x48, 0x89, 0xc6, 0x0f, 0x30, 0xf4});
+  m.start_long(0x100000);
+  ASSERT_EQ(m.run().reason, VcpuExit::Reason::kHalted);
+  CpuState s = m.state();
+  EXPECT_EQ((s.gpr[RBX] << 32) | (s.gpr[RSI] & 0xffffffff), kSoftwareCpuArchCapabilities);
+  EXPECT_EQ(kSoftwareCpuArchCapabilities & 1, 1u);  // RDCL_NO
+  EXPECT_EQ(s.rip, 0x101001u) << "WRMSR to it raises #GP";
+}
