@@ -237,10 +237,11 @@ void JitTier::compile_thread() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queues_[kQuick].empty() || !queues_[kOptimised].empty(); });
       if (stopping_) return;
-      // Blocks that stayed hot first (oldest first); then the newest hot blocks, which are
-      // likelier to be in the code running now than blocks queued long ago. One level per
-      // batch; jobs whose block is gone (only the job holds the slot) are dropped.
-      const bool optimise = !queues_[kOptimised].empty();
+      // Newly hot blocks first, newest first (likelier to be in the code running now than
+      // blocks queued long ago): interpreted code is several times slower than quick code,
+      // which is only somewhat slower than optimised code. Then tier-ups, oldest first. One
+      // level per batch; jobs whose block is gone (only the job holds the slot) are dropped.
+      const bool optimise = queues_[kQuick].empty();
       std::deque<Job>& q = queues_[optimise ? kOptimised : kQuick];
       while (!q.empty() && batch.size() < kMaxBatch) {
         Job& job = optimise ? q.front() : q.back();
