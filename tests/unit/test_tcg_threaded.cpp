@@ -312,3 +312,41 @@ TEST(TcgThreaded, CompiledBlocksAgreeWithSingleInstructions) {
     expect_same(c.code, run(c.code, c.regs, c.data, Mode::kCompiled), run(c.code, c.regs, c.data, Mode::kSingle), seed);
   }
 }
+
+// Self-modifying code in a hot loop: after 2900 iterations the loop rewrites the immediate of
+// its own first instruction. Compiled code (quick and optimised) must stop at the store's
+// instruction boundary and run the new code, as the interpreter does.
+TEST(TcgThreaded, CompiledLoopSeesItsOwnCodeChange) {
+  const Bytes code = {
+      0xb8, 0x01, 0x00, 0x00, 0x00,              // top: mov eax, 1 (the immediate is rewritten)
+      0x01, 0xc3,                                // add ebx, eax
+      0xff, 0xca,                                // dec edx
+      0x83, 0xfa, 0x64,                          // cmp edx, 100
+      0x75, 0x07,                                // jne next
+      0xc6, 0x05, 0xec, 0xff, 0xff, 0xff, 0x02,  // mov byte [rel top+1], 2
+      0x85, 0xd2,                                // next: test edx, edx
+      0x75, 0xe7,                                // jnz top
+      0xf4,                                      // hlt
+  };
+  std::vector<uint64_t> regs(16, 0);
+  regs[RDX] = 3000;
+  // One run: with every block compiled after its first run and optimised after two compiled
+  // runs, the rewrite happens in optimised code. (run() would repeat the program, whose code
+  // it cannot restore behind the software CPU's back.)
+  Result interpreted = run(code, regs, Bytes(16), Mode::kWhole);
+  EXPECT_EQ(interpreted.s.gpr[RBX], 2900u * 1 + 100u * 2);
+  static const char* const kJitSettings[][2] = {
+      {"JANUS_JIT_THRESHOLD", "1"}, {"JANUS_JIT_TIERUP", "2"}, {"JANUS_JIT_SYNC", "1"}, {"JANUS_JIT_VERIFY", "1"}};
+  for (auto& [name, value] : kJitSettings) setenv(name, value, 1);
+  Machine m(code, regs, Bytes(16));
+  for (auto& [name, value] : kJitSettings) unsetenv(name);
+  for (int i = 0; i < 1000; ++i)
+    if (m.vcpu->run(kNever).reason == VcpuExit::Reason::kHalted) break;
+  const CpuState s = m.vcpu->get_state();
+  const tcg::TcgStats& st = *TcgAccelerator::stats_of(*m.vcpu);
+  EXPECT_EQ(s.gpr[RBX], 2900u * 1 + 100u * 2);
+  EXPECT_EQ(s.rip, kCode + code.size());
+  EXPECT_GT(st.compiled_instructions, 2000u * 5) << "the loop must have run compiled";
+  EXPECT_GT(st.blocks_optimised, 0u);
+  EXPECT_GE(st.blocks_invalidated, 1u);
+}
