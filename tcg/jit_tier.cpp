@@ -231,8 +231,9 @@ void JitTier::enqueue(Job job) {
 }
 
 void JitTier::compile_thread() {
-  std::vector<Job> batch;
+  std::vector<Job> batch, dropped;
   for (;;) {
+    dropped.clear();  // outside the lock: a dropped job may free code, which takes the lock
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queues_[kQuick].empty() || !queues_[kOptimised].empty(); });
@@ -245,7 +246,7 @@ void JitTier::compile_thread() {
       std::deque<Job>& q = queues_[optimise ? kOptimised : kQuick];
       while (!q.empty() && batch.size() < kMaxBatch) {
         Job& job = optimise ? q.front() : q.back();
-        if (job.slot.use_count() > 1) batch.push_back(std::move(job));
+        (job.slot.use_count() > 1 ? batch : dropped).push_back(std::move(job));
         if (optimise) q.pop_front();
         else q.pop_back();
       }
