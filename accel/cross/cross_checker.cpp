@@ -1,5 +1,6 @@
 #include "accel/cross/cross_checker.h"
 
+#include "accel/cross/extended_state.h"
 #include "accel/cross/host_errata.h"
 #include "accel/cross/rep_string.h"
 #include "accel/cross/return_privilege.h"
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "accel/kvm/kvm_vcpu.h"
 #include "cpu/guest_virtual_memory.h"
 #include "hw/clock.h"
 #include "hw/guest_memory_access.h"
@@ -64,7 +66,7 @@ std::optional<uint64_t> physical(GuestMemory& memory, const CpuState& s, uint64_
 }  // namespace
 
 CrossChecker::CrossChecker(CrossParts parts, uint64_t full_memory_check_interval)
-    : p_(parts), full_interval_(full_memory_check_interval),
+    : p_(parts), leader_kvm_(dynamic_cast<KvmVcpu*>(&parts.leader)), full_interval_(full_memory_check_interval),
       tracker_(std::make_unique<WriteTracker>(parts.follower_memory)) {}
 
 CrossChecker::~CrossChecker() { p_.leader_io.on_access = nullptr; }
@@ -72,7 +74,8 @@ CrossChecker::~CrossChecker() { p_.leader_io.on_access = nullptr; }
 void CrossChecker::set_state(const CpuState& state) {
   p_.leader.set_state(state);
   p_.follower.set_state(state);
-  leader_state_ = p_.leader.get_state();
+  read_leader_whole(leader_state_);
+  agreed_ = true;
   // Re-applied after every state change: KVM folds its single-step flag into the RFLAGS it loads.
   leader_stepping_ = leader_can_single_step(leader_state_);
   p_.leader.set_single_step(leader_stepping_);
@@ -172,6 +175,8 @@ void CrossChecker::diverge(Divergence d, const CpuState& before, const CpuState&
 CrossChecker::Result CrossChecker::step(uint64_t deadline_ns) {
   if (divergence_) return {Status::kDiverged, {}};
   const CpuState before = leader_state_;
+  extended_known_at_ = leader_whole_ ? steps_ : whole_read_at_;
+  agreed_ = false;
   bool can_step = leader_can_single_step(before) && !may_enter_user_mode(before);
   if (can_step != leader_stepping_) {
     p_.leader.set_single_step(can_step);
@@ -181,13 +186,14 @@ CrossChecker::Result CrossChecker::step(uint64_t deadline_ns) {
 }
 
 // Compares what both ended with; records a divergence or moves on.
-CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before, const CpuState& leader,
+CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before, CpuState leader,
                                          const CpuState& follower, bool leader_down, const VcpuExit& fe,
                                          const CpuState* last_before) {
   using Reason = VcpuExit::Reason;
   // KVM quirk: single-stepping over HLT reports the debug exit and drops the halt (RIP is past
   // the HLT, the vCPU runnable). The follower, which did halt, is right: halt the leader too.
   if (follower.halted && !leader.halted && ring_count_ && last_was_hlt()) {
+    if (!leader_whole_) read_leader_whole(leader);  // set_state writes all of it back
     CpuState halted = leader;
     halted.halted = true;
     if (normalise_for_compare(halted) == normalise_for_compare(follower)) {
@@ -195,9 +201,14 @@ CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before,
       return finish(d, before, halted, follower, leader_down, fe, last_before);
     }
   }
-  d.fields = diff_states(normalise_for_compare(leader), normalise_for_compare(follower));
-  if (auto cr8 = p_.follower_irq.take_cr8_write(); cr8 && *cr8 != (leader.cr8 & 0xf))
-    d.fields.push_back({"cr8 (written)", std::to_string(leader.cr8), std::to_string(*cr8)});
+  const std::optional<uint64_t> cr8_written = p_.follower_irq.take_cr8_write();
+  auto field_differences = [&] {
+    std::vector<FieldDiff> fields = diff_states(normalise_for_compare(leader), normalise_for_compare(follower));
+    if (cr8_written && *cr8_written != (leader.cr8 & 0xf))
+      fields.push_back({"cr8 (written)", std::to_string(leader.cr8), std::to_string(*cr8_written)});
+    return fields;
+  };
+  d.fields = field_differences();
   p_.follower_irq.take_deadline_write();
   if (!p_.follower_io.mismatch().empty()) d.io = p_.follower_io.mismatch();
   else if (!p_.follower_io.remaining().empty())
@@ -212,6 +223,13 @@ CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before,
               (fe.reason == Reason::kFailed ? "failed: " + fe.detail : follower_down ? "shut down (triple fault)" : "continued");
   d.memory = tracker_->check_step(p_.leader_memory);
   if (d.memory) d.memory_note = "in a page the follower wrote during this step or shortly before";
+  // Read in part, the leader's state is exact unless a change to its extended part escaped the
+  // rule (extended_state.h): any difference is judged on the whole state.
+  if (!leader_whole_ && (!d.fields.empty() || d.memory || !d.io.empty() || !d.exits.empty())) {
+    read_leader_whole(leader);
+    d.fields = field_differences();
+  }
+  if (!d.fields.empty()) d.state_note = extended_state_note(d.fields);
   // A host erratum can only be recognised where the leader single-stepped; `last_before` is the
   // state before the step's last instruction (the follower's, when it caught up with KVM).
   if (!d.fields.empty() && ring_count_ && last_before) {
@@ -229,6 +247,7 @@ CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before,
       p_.leader.set_state(fixed);
       p_.leader.set_single_step(leader_stepping_);
       leader_state_ = fixed;
+      agreed_ = true;
       if (steps_ - last_full_check_ >= full_interval_ && !check_all_memory()) return {Status::kDiverged, {}};
       return {fixed.halted ? Status::kHalted : Status::kAgreed, {}};
     }
@@ -238,6 +257,7 @@ CrossChecker::Result CrossChecker::finish(Divergence& d, const CpuState& before,
     return {Status::kDiverged, {}};
   }
   leader_state_ = leader;
+  agreed_ = true;
   if (steps_ - last_full_check_ >= full_interval_ && !check_all_memory()) return {Status::kDiverged, {}};
   if (leader_down) return {Status::kShutdown, {}};
   if (leader.halted) return {Status::kHalted, {}};
@@ -256,22 +276,24 @@ CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
   // --- the leader: one instruction (or, for REP strings, every iteration of one) ---
   VcpuExit le = p_.leader.run(kNever);
   if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
-  CpuState leader = p_.leader.get_state();
+  CpuState leader = read_leader_core(before);
   if (is_rep_string(decoded)) {
     for (int i = 0; i < (1 << 20) && le.reason == Reason::kSingleStep && leader.rip == before.rip &&
                     !leader.halted;
          ++i) {
       le = p_.leader.run(kNever);
       if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
-      leader = p_.leader.get_state();
+      leader = read_leader_core(leader);
     }
   }
   // An exception KVM raised but has not delivered yet (it is delivered on the next entry): the
   // software CPU delivers at once, so let the leader deliver it too.
+  bool delivered_late = false;
   for (int i = 0; i < 2 && le.reason == Reason::kSingleStep && leader.events.exception_pending; ++i) {
     le = p_.leader.run(kNever);
     if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
-    leader = p_.leader.get_state();
+    leader = read_leader_core(leader);
+    delivered_late = true;
   }
   StepEvents events = p_.leader_irq.take();
 
@@ -309,6 +331,7 @@ CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
   // step as the delivery. Either way the states must meet exactly within a few follower steps.
   // Only when KVM is ahead (another RIP or CS): with the same RIP, different states are a divergence.
   CpuState last_before = before;
+  bool caught_up = false;
   if (fe.reason == Reason::kSingleStep && (follower.rip != leader.rip || follower.seg[CS] != leader.seg[CS]) &&
       !leader.halted) {
     const CpuState want = normalise_for_compare(leader);
@@ -318,11 +341,23 @@ CrossChecker::Result CrossChecker::lockstep(const CpuState& before) {
       last_before = fb;
       ring_[ring_count_++ % kHistory] = fetch(fb, p_.follower_memory);
       ++steps_;
+      caught_up = true;
       fe = p_.follower.run(kNever);
       follower = p_.follower.get_state();
       if (fe.reason != Reason::kSingleStep) break;
     }
   }
+  // The leader's extended part (x87/SSE, MSRs, debug registers, XCR0, MP state) is read where
+  // this step may have changed it: the instruction's rule (extended_state.h), or a step that was
+  // more than one plain instruction - KVM ran on past it (the follower caught up), delivered an
+  // exception late, took an interrupt or NMI, switched tasks (TR changed: DR7, a T-bit #DB), or
+  // did not end in a single-step exit - and at least every kWholeStateInterval instructions.
+  // finish() reads it whenever the two states differ.
+  if (!leader_whole_ &&
+      (steps_ - whole_read_at_ >= kWholeStateInterval || may_change_extended_state(decoded, before) || caught_up ||
+       delivered_late || events.interrupt || events.nmi || le.reason != Reason::kSingleStep ||
+       leader.tr != before.tr || leader.events.exception_pending))
+    read_leader_whole(leader);
   if (leader_stepping_) undo_single_step_tf(before, leader, follower);
   Divergence d;
   return finish(d, before, leader, follower, le.reason == Reason::kShutdown, fe, &last_before);
@@ -375,7 +410,8 @@ CrossChecker::Result CrossChecker::stretch(const CpuState& before, uint64_t dead
   p_.leader_io.on_access = nullptr;
   p_.leader_irq.unlimit();
   if (le.reason == Reason::kFailed) return {Status::kLeaderFailed, le.detail};
-  const CpuState leader = p_.leader.get_state();
+  CpuState leader;
+  read_leader_whole(leader);  // many instructions ran: any of them may have changed any part
   const CpuState leader_norm = normalise_for_compare(leader);
   std::deque<IoAccess> io = p_.leader_io.take();
   const bool ended_by_io = !io.empty();
@@ -440,8 +476,67 @@ std::optional<uint64_t> CrossChecker::iterations_to_meet(const CpuState& followe
   return f - l;
 }
 
+// --- reading the leader's state ---
+
+// After a leader run: its core read anew, the extended part kept from `last` (a state of this
+// step or the one before it, whose extended part was read whole at whole_read_at_).
+CpuState CrossChecker::read_leader_core(const CpuState& last) {
+  if (!leader_kvm_) {
+    CpuState s;
+    read_leader_whole(s);
+    return s;
+  }
+  CpuState s = last;
+  leader_kvm_->refresh_core_state(s);
+  leader_whole_ = false;
+  return s;
+}
+
+void CrossChecker::read_leader_whole(CpuState& leader) {
+  leader = p_.leader.get_state();
+  leader_whole_ = true;
+  whole_read_at_ = steps_;
+  ++whole_reads_;
+}
+
+// Where a difference in the extended part may have arisen before the reported instruction: the
+// extended part was last read whole before it and the rule did not ask for it since.
+std::string CrossChecker::extended_state_note(const std::vector<FieldDiff>& fields) const {
+  if (extended_known_at_ + 1 >= steps_) return {};
+  if (std::none_of(fields.begin(), fields.end(), [](const FieldDiff& f) { return is_extended_field(f.field); })) return {};
+  return "the leader's x87/SSE, MSR, debug-register, XCR0 and MP state was last read after instruction " +
+         std::to_string(extended_known_at_) + " (it is read after instructions that can change it and every " +
+         std::to_string(kWholeStateInterval) + " instructions): a difference there may come from any instruction since";
+}
+
+// Reads the rest of a leader state read in part, and compares it whole with the follower's (both
+// CPUs are where the last step left them).
+bool CrossChecker::check_whole_leader_state() {
+  if (divergence_ || !agreed_ || leader_whole_) return !divergence_;
+  extended_known_at_ = whole_read_at_;
+  CpuState leader;
+  read_leader_whole(leader);
+  CpuState follower = p_.follower.get_state();
+  std::vector<FieldDiff> fields = diff_states(normalise_for_compare(leader), normalise_for_compare(follower));
+  if (fields.empty()) {
+    leader_state_ = leader;
+    return true;
+  }
+  Divergence d;
+  d.fields = std::move(fields);
+  d.state_note = extended_state_note(d.fields);
+  if (ring_count_ == 0) ring_[ring_count_++] = fetch(leader_state_, p_.leader_memory);
+  diverge(std::move(d), leader_state_, leader, follower);
+  return false;
+}
+
+const CpuState& CrossChecker::leader_state() {
+  check_whole_leader_state();
+  return leader_state_;
+}
+
 bool CrossChecker::check_all_memory() {
-  if (divergence_) return false;
+  if (!check_whole_leader_state()) return false;
   auto diff = tracker_->check_all(p_.leader_memory);
   uint64_t since = last_full_check_;
   last_full_check_ = steps_;

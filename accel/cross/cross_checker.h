@@ -19,6 +19,10 @@
 #include "hw/clock.h"
 #include "hw/guest_memory.h"
 
+namespace janus {
+class KvmVcpu;
+}
+
 namespace janus::cross {
 
 // One executed instruction, as the leader saw it before executing it.
@@ -46,6 +50,7 @@ struct Divergence {
   std::string io;               // port/MMIO or interrupt mismatch
   std::string exits;            // different exit reasons
   std::string stretch;          // set when the leader ran a stretch without single-stepping
+  std::string state_note;       // set when an extended-state difference may predate this step
   std::vector<ExecutedInsn> history;  // last 32 instructions, oldest first, ending with insn
   CpuState before, leader_after, follower_after;
 };
@@ -77,7 +82,10 @@ class CrossChecker {
 
   // Both CPUs start from `state` (and the two memories must already be equal).
   void set_state(const CpuState& state);
-  const CpuState& leader_state() const { return leader_state_; }
+  // The leader's state after the last step, read whole: if only its core was read after the
+  // last steps, the rest is read now and compared with the follower's (a difference is a
+  // divergence, as at any step).
+  const CpuState& leader_state();
 
   // One instruction in lockstep; or, where this host's KVM cannot single-step (64-bit CPL3 under
   // the paravirtual KVM), one leader run up to its next exit (I/O, HLT, deadline), which the
@@ -90,8 +98,14 @@ class CrossChecker {
   static constexpr int kIoOverrun = 3;
   // How long one leader run without single-stepping may last.
   static constexpr uint64_t kStretchNs = 20'000'000;
-  // Compares all RAM now; a difference is a divergence found "by the full scan".
+  // Compares all RAM now; a difference is a divergence found "by the full scan". The leader's
+  // state is compared whole first (as leader_state() does): this is the check at the end of a run.
   bool check_all_memory();
+  // A KVM leader's state is read whole (core and extended part, extended_state.h) after the
+  // instructions that may change the extended part, whenever the two states differ, and at least
+  // once every this many instructions; after other steps only its core is read.
+  static constexpr uint64_t kWholeStateInterval = 1024;
+  uint64_t whole_state_reads() const { return whole_reads_; }
 
   uint64_t instructions() const { return steps_; }
   // Divergences a listed host erratum explained (accel/cross/host_errata.h), by erratum name, and
@@ -117,13 +131,23 @@ class CrossChecker {
                                              const ExecutedInsn& insn) const;
   bool may_enter_user_mode(const CpuState& s);
   void undo_single_step_tf(const CpuState& before, const CpuState& leader, const CpuState& follower);
-  Result finish(Divergence& d, const CpuState& before, const CpuState& leader, const CpuState& follower,
+  Result finish(Divergence& d, const CpuState& before, CpuState leader, const CpuState& follower,
                 bool leader_down, const VcpuExit& fe, const CpuState* last_before = nullptr);
   std::string leader_execution(const CpuState& s) const;
   bool leader_emulated(const CpuState& s) const;
   void diverge(Divergence d, const CpuState& before, const CpuState& leader, const CpuState& follower);
+  CpuState read_leader_core(const CpuState& last);
+  void read_leader_whole(CpuState& leader);
+  bool check_whole_leader_state();
+  std::string extended_state_note(const std::vector<FieldDiff>& fields) const;
 
   CrossParts p_;
+  KvmVcpu* leader_kvm_ = nullptr;  // the leader, when it is read in two parts (a KvmVcpu)
+  bool leader_whole_ = true;       // the leader's last read was whole, not only its core
+  uint64_t whole_read_at_ = 0;     // steps_ at the last whole read
+  uint64_t extended_known_at_ = 0; // steps_ after which the extended part was last read, at step start
+  bool agreed_ = false;            // the last step (or set_state) left both CPUs in the same state
+  uint64_t whole_reads_ = 0;
   uint64_t full_interval_;
   std::unique_ptr<WriteTracker> tracker_;
   CpuState leader_state_;

@@ -86,6 +86,7 @@ std::string format_text(const Divergence& d) {
   s += "  mode: " + d.mode + ", CPL " + std::to_string(d.cpl) + "\n";
   s += "  leader (KVM) executed it " + d.leader_execution + "\n";
   if (!d.stretch.empty()) s += "  note: " + d.stretch + "\n";
+  if (!d.state_note.empty()) s += "  note: " + d.state_note + "\n";
   if (!d.fields.empty()) {
     s += "  differing fields (leader = KVM, follower = software CPU):\n";
     for (const FieldDiff& f : d.fields) {
@@ -112,6 +113,7 @@ std::string format_json(const Divergence& d) {
   s += "  \"mode\": " + json_string(d.mode) + ",\n  \"cpl\": " + std::to_string(d.cpl) + ",\n";
   s += "  \"leader_execution\": " + json_string(d.leader_execution) + ",\n";
   s += "  \"stretch\": " + json_string(d.stretch) + ",\n";
+  s += "  \"state_note\": " + json_string(d.state_note) + ",\n";
   s += "  \"fields\": [";
   for (size_t i = 0; i < d.fields.size(); ++i)
     s += std::string(i ? ",\n    " : "\n    ") + "{\"field\": " + json_string(d.fields[i].field) + ", \"leader\": " +

@@ -100,8 +100,26 @@ bool cpuid_leaf1_host_features(const tcg::DecodedInsn& i, const StepDifference& 
          (uint32_t(l.gpr[RDX]) & ~edx) == 0;
 }
 
+// CPUID leaf 7 subleaf 0 answered with the host's structured feature bits (as leaf 1 above):
+// every register may differ, each leader value a subset of this CPU's (EAX, the highest
+// subleaf, at most this CPU's).
+bool cpuid_leaf7_host_features(const tcg::DecodedInsn& i, const StepDifference& d) {
+  const CpuState &b = *d.before, &l = *d.leader;
+  if (i.map != tcg::OpcodeMap::k0F || i.opcode != 0xa2 || uint32_t(b.gpr[RAX]) != 7 || uint32_t(b.gpr[RCX]) != 0)
+    return false;
+  for (const FieldDiff& f : *d.fields)
+    if (f.field != "rax" && f.field != "rbx" && f.field != "rcx" && f.field != "rdx") return false;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  for (unsigned r : {RAX, RBX, RCX, RDX})
+    if (l.gpr[r] >> 32) return false;
+  return uint32_t(l.gpr[RAX]) <= eax && (uint32_t(l.gpr[RBX]) & ~ebx) == 0 && (uint32_t(l.gpr[RCX]) & ~ecx) == 0 &&
+         (uint32_t(l.gpr[RDX]) & ~edx) == 0;
+}
+
 using Matcher = bool (*)(const tcg::DecodedInsn&, const StepDifference&);
-const Matcher kMatchers[] = {cmpxchg32_failure, rotate_imm8_of, aam_aad_flags, sti_shadow, cpuid_leaf1_host_features};
+const Matcher kMatchers[] = {cmpxchg32_failure, rotate_imm8_of, aam_aad_flags, sti_shadow, cpuid_leaf1_host_features,
+                             cpuid_leaf7_host_features};
 
 }  // namespace
 
@@ -140,6 +158,13 @@ const std::vector<HostErratum>& host_errata() {
        "hypervisor, OSXSAVE, TSC-deadline, x2APIC, PCID); the table given to KVM_SET_CPUID2 (the "
        "follower's): ecx=0x2000 edx=0x701ab79. app/main.cpp caps the max leaf under kvm_pvm for the same "
        "reason (host XSAVE bit)"},
+      {"cpuid-leaf7-host-features",
+       "CPUID leaf 7 subleaf 0: EAX-EDX are the host CPU's own structured feature bits (a subset of them), "
+       "not the table KVM_SET_CPUID2 was given (only ARCH_CAPABILITIES); as cpuid-leaf1-host-features, a "
+       "host KVM limitation rather than an emulator result error",
+       "the Linux boot under -accel cross at instruction 502 (CPL0): leader eax=2 ebx=0xf1bf2bfb "
+       "ecx=0x1a005f46 edx=0x20814010; native leaf 7 on this host: eax=2 ebx=0xf1bf2ffb ecx=0x1a415f46 "
+       "edx=0x23c14010; the table (the follower's): eax=0 ebx=0 ecx=0 edx=0x20000000"},
   };
   return list;
 }

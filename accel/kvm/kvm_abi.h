@@ -30,6 +30,14 @@ struct KvmXsaveRegion {
   uint32_t region[1024];
 };
 
+// KVM_CAP_SYNC_REGS: the register classes Janus asks KVM to copy into kvm_run at every exit
+// (kvm_run.kvm_valid_regs), so that reading them after a KVM_RUN costs no ioctl.
+constexpr uint64_t kKvmSyncCoreRegs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+// kvm_run has no flexible array before the sync area, so C++ gets the kernel's layout; pin it.
+static_assert(offsetof(kvm_run, kvm_valid_regs) == 288 && offsetof(kvm_run, kvm_dirty_regs) == 296 &&
+              offsetof(kvm_run, s) == 304);
+static_assert(sizeof(kvm_sync_regs) == sizeof(kvm_regs) + sizeof(kvm_sregs) + sizeof(kvm_vcpu_events));
+
 constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmCpuid2Header);
 constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuid2Header);
 constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);

@@ -56,6 +56,9 @@ KvmAccelerator::KvmAccelerator(const CpuidTable& tmpl) : kvm_(open_dev_kvm()) {
     if (kvm_.ioctl("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION, c.cap) <= 0)
       throw std::runtime_error(std::string("KVM lacks ") + c.name);
   vcpu_config_.has_xcrs = kvm_.ioctl("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+  // KVM_CAP_SYNC_REGS answers with the register classes kvm_run can carry (0 without it).
+  const uint64_t sync_regs = uint64_t(kvm_.ioctl("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS));
+  vcpu_config_.has_sync_regs = (sync_regs & kKvmSyncCoreRegs) == kKvmSyncCoreRegs;
 
   size_t run_size = size_t(kvm_.ioctl("KVM_GET_VCPU_MMAP_SIZE", KVM_GET_VCPU_MMAP_SIZE));
   if (run_size < sizeof(kvm_run))

@@ -59,7 +59,8 @@ KvmVcpu::KvmVcpu(const KvmFd& vm, unsigned index, const KvmVcpuConfig& config, c
                  VcpuContext context)
     : vcpu_(vm.ioctl("KVM_CREATE_VCPU", KVM_CREATE_VCPU, static_cast<unsigned long>(index))),
       config_(config),
-      context_(context) {
+      context_(context),
+      use_sync_regs_(config.has_sync_regs) {
   void* p = mmap(nullptr, config_.run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_.get(), 0);
   if (p == MAP_FAILED) throw std::runtime_error(std::string("mmap of kvm_run failed: ") + std::strerror(errno));
   run_ = static_cast<kvm_run*>(p);
@@ -84,6 +85,7 @@ KvmVcpu::~KvmVcpu() { munmap(run_, config_.run_mmap_size); }
 bool KvmVcpu::wakes_from_halt() {
   if (context_.interrupts.nmi_pending()) return true;
   if (!context_.interrupts.interrupt_pending()) return false;
+  if (core_state_from_kvm_run()) return run_->s.regs.regs.rflags & rflags::IF;
   kvm_regs regs{};
   vcpu_.ioctl("KVM_GET_REGS", KVM_GET_REGS, &regs);
   return regs.rflags & rflags::IF;
@@ -94,6 +96,7 @@ bool KvmVcpu::wakes_from_halt() {
 void KvmVcpu::offer_interrupts() {
   InterruptSource& irq = context_.interrupts;
   if (irq.nmi_pending()) {
+    core_synced_ = false;  // events changed; the KVM_RUN that follows makes a new copy
     vcpu_.ioctl("KVM_NMI", KVM_NMI);
     irq.acknowledge_nmi();
   }
@@ -106,6 +109,7 @@ void KvmVcpu::offer_interrupts() {
     if (vector >= 0) {
       kvm_interrupt interrupt{};
       interrupt.irq = uint32_t(vector);
+      core_synced_ = false;
       vcpu_.ioctl("KVM_INTERRUPT", KVM_INTERRUPT, &interrupt);
     }
     // One interrupt can be queued at a time: for a second one, wait for the next window.
@@ -123,7 +127,7 @@ VcpuExit KvmVcpu::kicked() {
   // instruction may need further exits to do so (the next chunk), which are handled here too.
   while (io_needs_completion_) {
     store_u8(&run_->immediate_exit, 1);
-    int r = vcpu_.try_ioctl(KVM_RUN, 0UL);
+    int r = run_ioctl();
     io_needs_completion_ = false;
     if (r == -EINTR || r == -EAGAIN) break;
     if (r < 0) return failure(std::string("KVM_RUN (completing I/O) failed: ") + std::strerror(-r));
@@ -186,7 +190,7 @@ VcpuExit KvmVcpu::run(uint64_t deadline_ns) {
     if (exit_requested_.load() || (deadline_ns != kNever && clock.now_ns() >= deadline_ns)) return kicked();
     offer_interrupts();
     run_->cr8 = context_.interrupts.cr8();
-    int r = vcpu_.try_ioctl(KVM_RUN, 0UL);
+    int r = run_ioctl();
     io_needs_completion_ = false;
     if (run_->cr8 != context_.interrupts.cr8()) context_.interrupts.set_cr8(run_->cr8);
     if (r == -EINTR || r == -EAGAIN) return kicked();
@@ -239,6 +243,16 @@ VcpuExit KvmVcpu::run(uint64_t deadline_ns) {
   }
 }
 
+// KVM_RUN. With kvm_run.kvm_valid_regs set, KVM copies REGS, SREGS and EVENTS into kvm_run on
+// its way out of every KVM_RUN that got past its argument checks, whatever ended it (an exit, a
+// signal, immediate_exit: kvm_arch_vcpu_ioctl_run's common exit path); any other failure leaves
+// the copy stale.
+int KvmVcpu::run_ioctl() {
+  int r = vcpu_.try_ioctl(KVM_RUN, 0UL);
+  core_synced_ = run_->kvm_valid_regs == kKvmSyncCoreRegs && (r >= 0 || r == -EINTR || r == -EAGAIN);
+  return r;
+}
+
 // --- failure reports ---
 
 // Up to 15 bytes at a linear address, translated page by page with KVM_TRANSLATE.
@@ -282,11 +296,42 @@ VcpuExit KvmVcpu::failure(const std::string& what) {
 // --- state ---
 
 CpuState KvmVcpu::get_state() {
-  KvmVcpuState k;
-  vcpu_.ioctl("KVM_GET_REGS", KVM_GET_REGS, &k.regs);
-  vcpu_.ioctl("KVM_GET_SREGS", KVM_GET_SREGS, &k.sregs);
-  vcpu_.ioctl("KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, &k.events);
-  vcpu_.ioctl("KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, &k.debugregs);
+  CpuState s;
+  // Core first: reading the events may deliver a pending exception's payload (CR2, DR6) without
+  // KVM_CAP_EXCEPTION_PAYLOAD, and the extended part must see that, as it always has.
+  refresh_core_state(s);
+  read_extended_state(s);
+  s.halted = mp_halted_ || halted_;
+  return s;
+}
+
+void KvmVcpu::refresh_core_state(CpuState& s) {
+  if (core_state_from_kvm_run()) {
+    const kvm_sync_regs& synced = run_->s.regs;
+    regs_from_kvm(synced.regs, s);
+    sregs_from_kvm(synced.sregs, s);
+    s.events = events_from_kvm(synced.events);
+  } else {
+    kvm_regs regs{};
+    kvm_sregs sregs{};
+    kvm_vcpu_events events{};
+    vcpu_.ioctl("KVM_GET_REGS", KVM_GET_REGS, &regs);
+    vcpu_.ioctl("KVM_GET_SREGS", KVM_GET_SREGS, &sregs);
+    vcpu_.ioctl("KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, &events);
+    regs_from_kvm(regs, s);
+    sregs_from_kvm(sregs, s);
+    s.events = events_from_kvm(events);
+    // From the next KVM_RUN on, KVM keeps a copy in kvm_run (KVM_CAP_SYNC_REGS).
+    if (config_.has_sync_regs) run_->kvm_valid_regs = kKvmSyncCoreRegs;
+  }
+  s.cr8 = context_.interrupts.cr8();  // the LAPIC's TPR is the truth; KVM's copy may be older
+  s.halted = mp_halted_ || halted_;
+}
+
+void KvmVcpu::read_extended_state(CpuState& s) {
+  kvm_debugregs debugregs{};
+  vcpu_.ioctl("KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, &debugregs);
+  debugregs_from_kvm(debugregs, s);
 
   std::span<const uint32_t> indices = kvm_state_msr_indices();
   KvmArrayArg<KvmMsrsHeader, kvm_msr_entry> msrs(indices.size());
@@ -298,26 +343,25 @@ CpuState KvmVcpu::get_state() {
     std::snprintf(what, sizeof what, "KVM_GET_MSRS failed at MSR 0x%x", indices[size_t(n)]);
     throw std::runtime_error(what);
   }
-  k.msrs.assign(msrs.entries(), msrs.entries() + indices.size());
+  msrs_from_kvm(msrs.span(), s);
 
+  s.xcr0 = 1;
   if (config_.has_xcrs) {
     kvm_xcrs xcrs{};
     vcpu_.ioctl("KVM_GET_XCRS", KVM_GET_XCRS, &xcrs);
     for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
-      if (xcrs.xcrs[i].xcr == 0) k.xcr0 = xcrs.xcrs[i].value;
+      if (xcrs.xcrs[i].xcr == 0) s.xcr0 = xcrs.xcrs[i].value;
   }
   kvm_mp_state mp{};
   vcpu_.ioctl("KVM_GET_MP_STATE", KVM_GET_MP_STATE, &mp);
-  k.halted = mp.mp_state == KVM_MP_STATE_HALTED;
-
-  CpuState s = from_kvm_state(k);
+  mp_halted_ = mp.mp_state == KVM_MP_STATE_HALTED;
   read_fpu(s);
-  s.halted = s.halted || halted_;
-  s.cr8 = context_.interrupts.cr8();  // the LAPIC's TPR is the truth; KVM's copy may be older
-  return s;
 }
 
 void KvmVcpu::set_state(const CpuState& state) {
+  // By ioctl, in the order below (kvm_dirty_regs would load REGS before SREGS, and both after the
+  // rest); kvm_run's copy is stale from here to the next KVM_RUN.
+  core_synced_ = false;
   KvmVcpuState k = to_kvm_state(state);
   // Mode first (sregs), then what depends on it; events last because KVM checks them against
   // the mode they are delivered in.
@@ -395,6 +439,7 @@ void KvmVcpu::request_exit() {
 void KvmVcpu::set_single_step(bool on) {
   kvm_guest_debug debug{};
   debug.control = on ? (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0;
+  core_synced_ = false;  // KVM_GET_REGS hides the TF that single-stepping sets: read anew
   vcpu_.ioctl("KVM_SET_GUEST_DEBUG", KVM_SET_GUEST_DEBUG, &debug);
   single_step_ = on;
 }

@@ -167,8 +167,41 @@ TEST(CrossErrata, CpuidLeaf1ExplainedOnlyWithHostFeatures) {
   }
 }
 
+// CPUID leaf 7 under -accel cross: the leader shows the host's structured feature bits, the
+// follower the table (only ARCH_CAPABILITIES).
+TEST(CrossErrata, CpuidLeaf7ExplainedOnlyWithHostFeatures) {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  ASSERT_TRUE(__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx));
+  Case c{{0x0f, 0xa2}, long_mode_kernel(), {}, {}};
+  c.before.gpr[RAX] = 7;
+  c.before.gpr[RCX] = 0;
+  c.follower = c.before;
+  c.follower.rip += 2;
+  c.follower.gpr[RAX] = 0;
+  c.follower.gpr[RBX] = 0;
+  c.follower.gpr[RCX] = 0;
+  c.follower.gpr[RDX] = 1u << 29;
+  c.leader = c.follower;
+  c.leader.gpr[RAX] = eax;
+  c.leader.gpr[RBX] = ebx;
+  c.leader.gpr[RDX] = edx & ~1u;  // a subset of the host's bits
+  EXPECT_STREQ(explain(c), "cpuid-leaf7-host-features");
+  EXPECT_STREQ(explain(c, /*emulated=*/false), "");
+  Case subleaf = c;                          // another subleaf
+  subleaf.before.gpr[RCX] = 1;
+  EXPECT_STREQ(explain(subleaf), "");
+  Case rsi = c;                              // another field
+  rsi.leader.gpr[RSI] = 1;
+  EXPECT_STREQ(explain(rsi), "");
+  if (ebx != ~0u) {                          // a feature this CPU does not have
+    Case extra = c;
+    extra.leader.gpr[RBX] |= ~ebx & (0u - ~ebx);
+    EXPECT_STREQ(explain(extra), "");
+  }
+}
+
 TEST(CrossErrata, EveryEntryNamesItsEvidence) {
-  ASSERT_EQ(host_errata().size(), 5u);
+  ASSERT_EQ(host_errata().size(), 6u);
   for (const HostErratum& e : host_errata()) {
     EXPECT_GT(std::string(e.what).size(), 20u) << e.name;
     EXPECT_GT(std::string(e.evidence).size(), 20u) << e.name;

@@ -14,6 +14,7 @@
 
 #include "accel/kvm/kvm_accelerator.h"
 #include "accel/kvm/kvm_host_probe.h"
+#include "accel/kvm/kvm_vcpu.h"
 #include "hw/clock.h"
 #include "hw/guest_memory.h"
 
@@ -663,4 +664,67 @@ TEST_F(KvmGuest, FpuStateFromSetStateIsWhatTheGuestSees) {
   CpuState back = vcpu_->get_state();
   EXPECT_EQ(back.fx.mxcsr, 0x1fa0u);
   EXPECT_EQ(back.fx.xmm[3], s.fx.xmm[3]);
+}
+
+// KVM_CAP_SYNC_REGS: the core state KvmVcpu reads from kvm_run after a run is exactly what
+// KVM_GET_REGS/SREGS/VCPU_EVENTS report, step by step through port I/O (finished on the next
+// entry), STI's interrupt shadow, an injected interrupt and its handler.
+TEST_F(KvmGuest, CoreStateFromKvmRunIsWhatTheIoctlsReport) {
+  auto& kvm = static_cast<KvmVcpu&>(*vcpu_);
+  memory_->store<uint32_t>(0x20 * 4, 0x00001100);  // IVT[0x20] = 0000:1100
+  load(0x1100, {0xb0, 0x77, 0xe6, 0x14, 0xcf});    // handler: mov al, 0x77; out 0x14, al; iret
+  load(kCode, {
+                  0xb8, 0x34, 0x12,  // mov ax, 0x1234
+                  0xe6, 0x80,        // out 0x80, al
+                  0xe4, 0x60,        // in al, 0x60
+                  0xfb,              // sti           (the interrupt comes after the next one)
+                  0x01, 0xc0,        // add ax, ax
+                  0x01, 0xc0,        // add ax, ax
+                  0xf4,              // hlt
+              });
+  vcpu_->set_state(real_mode_state(kCode));
+  vcpu_->set_single_step(true);
+  (void)vcpu_->get_state();  // the first read turns the kvm_run copy on
+  bool synced = false;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4) irq_.pending.push_back(0x20);
+    VcpuExit exit = run_for(std::chrono::seconds(5));
+    ASSERT_TRUE(exit.reason == Reason::kSingleStep || exit.reason == Reason::kHalted) << exit.detail;
+    synced = synced || kvm.core_state_from_kvm_run();
+    CpuState from_run;
+    kvm.refresh_core_state(from_run);
+    kvm.set_core_state_from_kvm_run(false);
+    CpuState from_ioctls;
+    kvm.refresh_core_state(from_ioctls);
+    kvm.set_core_state_from_kvm_run(true);
+    EXPECT_EQ(from_run, from_ioctls) << "after step " << i << " (rip 0x" << std::hex << from_ioctls.rip << ")";
+    if (exit.reason == Reason::kHalted) break;
+  }
+  EXPECT_EQ(irq_.acknowledged, 1);
+  EXPECT_EQ(io_.outs(0x14).size(), 1u);
+  if (!synced) std::printf("    note: this host's KVM lacks KVM_CAP_SYNC_REGS: both reads used the ioctls\n");
+}
+
+// The copy in kvm_run is stale once the state is set by ioctl: reads go to KVM until the next run.
+TEST_F(KvmGuest, SetStateIsWhatTheNextReadsSeeWithKvmRunCopies) {
+  load(kCode, {0x40, 0x40, 0x40, 0xf4});  // inc ax x3; hlt
+  CpuState s = real_mode_state(kCode);
+  vcpu_->set_state(s);
+  vcpu_->set_single_step(true);
+  (void)vcpu_->get_state();
+  ASSERT_EQ(run_for(std::chrono::seconds(5)).reason, Reason::kSingleStep);
+  EXPECT_EQ(vcpu_->get_state().gpr[RAX], 1u);
+  s = vcpu_->get_state();
+  s.gpr[RAX] = 0x100;
+  s.gpr[RBX] = 0x55;
+  vcpu_->set_state(s);
+  CpuState back = vcpu_->get_state();
+  EXPECT_EQ(back.gpr[RAX], 0x100u);
+  EXPECT_EQ(back.gpr[RBX], 0x55u);
+  vcpu_->set_single_step(true);  // set_state may have cleared KVM's TF: re-apply it
+  ASSERT_EQ(run_for(std::chrono::seconds(5)).reason, Reason::kSingleStep);
+  back = vcpu_->get_state();
+  EXPECT_EQ(back.gpr[RAX], 0x101u);
+  EXPECT_EQ(back.gpr[RBX], 0x55u);
+  EXPECT_EQ(back.rip, kCode + 2);
 }
