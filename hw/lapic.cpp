@@ -28,11 +28,15 @@ Lapic::Lapic(const Clock& clock, TimerQueue& timers, uint64_t tsc_hz, uint8_t ap
     : clock_(clock), timers_(timers), tsc_hz_(tsc_hz), reset_id_(apic_id) {
   if (tsc_hz == 0) throw std::invalid_argument("lapic: TSC frequency must not be zero");
   timer_id_ = timers_.add([this](uint64_t now) { on_timer(now); });
+  catch_up_timer_id_ = timers_.add([this](uint64_t) { deliver_owed_expiry(); });
   reset();
 }
 
 // The timer queue outlives the machine's devices; leave no callback pointing at a dead APIC.
-Lapic::~Lapic() { timers_.cancel(timer_id_); }
+Lapic::~Lapic() {
+  timers_.cancel(timer_id_);
+  timers_.cancel(catch_up_timer_id_);
+}
 
 void Lapic::reset() {
   id_ = reset_id_;
@@ -53,8 +57,10 @@ void Lapic::reset() {
   timer_divide_ = 0;
   timer_start_ns_ = 0;
   timer_running_ = false;
+  timer_expiries_owed_ = 0;
   tsc_deadline_ = 0;
   timers_.cancel(timer_id_);
+  timers_.cancel(catch_up_timer_id_);
 }
 
 // --- Interrupt state ---
@@ -82,6 +88,10 @@ int Lapic::acknowledge() {
   uint8_t vector = uint8_t(highest(irr_));
   set(irr_, vector, false);
   set(isr_, vector, true);
+  if (timer_expiries_owed_ && vector == (lvt_[kTimer] & 0xff)) {
+    const uint64_t period = std::max(timer_period_ns(), kMinPeriodicNs);
+    timers_.arm(catch_up_timer_id_, clock_.now_ns() + LateTimerPeriods::gap_ns(period));
+  }
   return vector;
 }
 
@@ -282,8 +292,10 @@ void Lapic::write_register(uint32_t reg, uint32_t value) {
 void Lapic::write_svr(uint32_t value) {
   svr_ = value & kSvrWritable;
   // Software-disabling masks every LVT entry; they stay masked until the guest rewrites them.
-  if (!software_enabled())
+  if (!software_enabled()) {
     for (auto& entry : lvt_) entry |= kLvtMasked;
+    timer_expiries_owed_ = 0;
+  }
   changed();
 }
 
@@ -298,6 +310,7 @@ void Lapic::write_lvt(unsigned index, uint32_t value) {
   TimerMode old_mode = timer_mode();
   uint32_t count = timer_current_count();
   lvt_[kTimer] = value;
+  timer_expiries_owed_ = 0;  // owed to the old vector or mode; masked expiries are not made up
   TimerMode new_mode = timer_mode();
   if (old_mode == new_mode) return;
   if (old_mode == TimerMode::kTscDeadline || new_mode == TimerMode::kTscDeadline) {
@@ -362,6 +375,7 @@ uint32_t Lapic::timer_current_count() const {
 void Lapic::write_timer_initial(uint32_t value) {
   if (timer_mode() == TimerMode::kTscDeadline) return;  // ignored in TSC-deadline mode
   timer_initial_ = value;
+  timer_expiries_owed_ = 0;  // a new count starts a new timeline
   if (value == 0) {
     timer_running_ = false;
     timers_.cancel(timer_id_);
@@ -402,13 +416,12 @@ void Lapic::on_timer(uint64_t now) {
       break;
     case TimerMode::kPeriodic: {
       if (!timer_running_) return;
-      // Re-arm on the original grid; periods missed while the loop was late are coalesced.
+      // Re-arm on the original grid, counting the grid points the loop ran late past.
       uint64_t step = std::max(timer_period_ns(), kMinPeriodicNs);
-      uint64_t next = timer_deadline_ns_ + step;
-      if (next <= now) next = now + step - (now - timer_deadline_ns_) % step;
-      timer_deadline_ns_ = next;
-      timers_.arm(timer_id_, next);
-      deliver_local(kTimer);
+      uint64_t expiries = 1 + (now > timer_deadline_ns_ ? (now - timer_deadline_ns_) / step : 0);
+      timer_deadline_ns_ += expiries * step;
+      timers_.arm(timer_id_, timer_deadline_ns_);
+      deliver_periodic_expiries(expiries, step);
       break;
     }
     case TimerMode::kTscDeadline:
@@ -417,6 +430,30 @@ void Lapic::on_timer(uint64_t now) {
       deliver_local(kTimer);
       break;
   }
+}
+
+void Lapic::deliver_periodic_expiries(uint64_t expiries, uint64_t period_ns) {
+  if ((lvt_[kTimer] & kLvtMasked) || !enabled()) return;  // dropped, as hardware drops them
+  const uint64_t now = clock_.now_ns();
+  uint64_t late = expiries - 1;
+  if (!test(irr_, uint8_t(lvt_[kTimer] & 0xff)))
+    deliver_timer(now);
+  else if (now - timer_sent_ns_ < LateTimerPeriods::gap_ns(period_ns))
+    ++late;  // the pending one was made up just now: the guest had no chance to take it yet
+  // Otherwise the expiry merges with the one the guest left pending, as on hardware.
+  timer_expiries_owed_ = std::min(timer_expiries_owed_ + late, LateTimerPeriods::max_waiting(period_ns));
+}
+
+void Lapic::deliver_owed_expiry() {
+  // One still waiting in IRR (a fresh expiry): its acknowledge arms the next catch-up.
+  if (!timer_expiries_owed_ || test(irr_, uint8_t(lvt_[kTimer] & 0xff))) return;
+  --timer_expiries_owed_;
+  deliver_timer(clock_.now_ns());
+}
+
+void Lapic::deliver_timer(uint64_t now_ns) {
+  timer_sent_ns_ = now_ns;
+  deliver_local(kTimer);
 }
 
 uint64_t Lapic::tsc_now() const {

@@ -10,6 +10,7 @@
 
 #include "hw/clock.h"
 #include "hw/io_device.h"
+#include "hw/irq.h"
 
 namespace janus {
 
@@ -112,6 +113,7 @@ class Lapic final : public IoDevice {
   uint32_t ppr() const;
   uint32_t lvt(unsigned index) const { return lvt_.at(index); }
   uint32_t timer_current_count() const;
+  uint64_t timer_expiries_owed() const { return timer_expiries_owed_; }
   bool irr_bit(uint8_t vector) const { return test(irr_, vector); }
   bool isr_bit(uint8_t vector) const { return test(isr_, vector); }
   bool tmr_bit(uint8_t vector) const { return test(tmr_, vector); }
@@ -152,11 +154,15 @@ class Lapic final : public IoDevice {
   void write_timer_divide(uint32_t value);
   void retime(uint32_t count);
   void on_timer(uint64_t now_ns);
+  void deliver_periodic_expiries(uint64_t expiries, uint64_t period_ns);
+  void deliver_owed_expiry();
+  void deliver_timer(uint64_t now_ns);  // a periodic expiry into IRR
   uint64_t tsc_to_ns(uint64_t tsc) const;
 
   const Clock& clock_;
   TimerQueue& timers_;
   TimerQueue::TimerId timer_id_;
+  TimerQueue::TimerId catch_up_timer_id_;  // the next owed periodic expiry
   uint64_t tsc_hz_;
   uint8_t reset_id_;
 
@@ -179,6 +185,13 @@ class Lapic final : public IoDevice {
   int64_t timer_start_ns_ = 0;   // when the count was timer_initial_ (may predate a DCR change)
   uint64_t timer_deadline_ns_ = 0;  // the next expiry armed on the timer queue
   bool timer_running_ = false;      // counting (a one-shot stops at zero)
+  // Periodic expiries the machine loop ran late past (the emulated CPU is slower than hardware,
+  // and its host thread can be descheduled), not delivered yet. A guest whose clock is a
+  // periodic tick counts interrupts (Linux's jiffies before it switches to one-shot mode), so
+  // each one lost would make its time fall behind the TSC. They come one at a time (hw/irq.h
+  // LateTimerPeriods).
+  uint64_t timer_expiries_owed_ = 0;
+  uint64_t timer_sent_ns_ = 0;  // when the last periodic expiry went into IRR
   uint64_t tsc_deadline_ = 0;
 
   std::function<void()> change_hook_;

@@ -43,6 +43,11 @@ constexpr uint64_t kIoApicBase = 0xfec00000;
 constexpr uint64_t kLapicBase = 0xfee00000;
 constexpr uint64_t kBootTimerBase = 0xc0000000;      // Firecracker's boot-timer address: guest writes 123 here
 constexpr uint64_t kBootTimerMagic = 123;
+// Where the OS may place PCI memory BARs (the DSDT's \_SB.PCI0._CRS): the PCI hole above its
+// first MiB, which holds Janus's own MMIO (the boot timer), up to the IOAPIC. RAM never reaches
+// into the hole, whatever -m says.
+constexpr uint64_t kPciMmioWindowStart = kPciHoleStart + 0x100000;
+constexpr uint64_t kPciMmioWindowEnd = kIoApicBase;  // exclusive
 
 // --- Port I/O ---
 constexpr uint16_t kPortPicMaster = 0x20;
@@ -63,6 +68,15 @@ constexpr uint16_t kPortAcpiPm1aCnt = kPortAcpiPm + 0x4;   // PM1_CNT (2 bytes):
 constexpr uint16_t kPortAcpiPmTmr = kPortAcpiPm + 0x8;     // 32-bit PM timer at 3.579545 MHz
 constexpr uint16_t kPortAcpiReset = kPortAcpiPm + 0xc;     // FADT RESET_REG (1 byte)
 constexpr uint16_t kAcpiPmPortCount = 0x10;
+// PCI configuration mechanism #1 (hw/pci/pci_config_ports.h): CONFIG_ADDRESS then CONFIG_DATA.
+constexpr uint16_t kPortPciConfig = 0xcf8;
+constexpr uint16_t kPortPciConfigAddress = kPortPciConfig + 0x0;
+constexpr uint16_t kPortPciConfigData = kPortPciConfig + 0x4;
+constexpr uint16_t kPciConfigPortCount = 8;
+
+// --- PCI bus 0 (device numbers; every function is .0), as in QEMU's -M pc ---
+constexpr unsigned kPciDeviceHostBridge = 0;         // 00:00.0 Intel 440FX host bridge
+constexpr unsigned kPciDeviceIsaBridge = 1;          // 00:01.0 Intel PIIX3 PCI-to-ISA bridge
 
 // --- Interrupt lines (GSI numbers; ISA IRQs 0-15 map 1:1 except IRQ0 -> IOAPIC pin 2) ---
 constexpr unsigned kIrqPit = 0;

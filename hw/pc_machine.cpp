@@ -9,6 +9,10 @@
 #include "hw/i8042.h"
 #include "hw/irq_chip.h"
 #include "hw/pc_layout.h"
+#include "hw/pci/i440fx_host_bridge.h"
+#include "hw/pci/pci_bus.h"
+#include "hw/pci/pci_config_ports.h"
+#include "hw/pci/piix3_isa_bridge.h"
 #include "hw/pit8254.h"
 #include "hw/post_port.h"
 #include "hw/uart16550.h"
@@ -67,6 +71,16 @@ PcMachine::PcMachine(const PcMachineConfig& config, const Clock& clock)
       [this] { request_stop({StopRequest::Kind::kPowerOff, 0}); },
       [this] { request_stop({StopRequest::Kind::kReset, 0}); });
   pio_.map(layout::kPortAcpiPm, layout::kAcpiPmPortCount, *acpi_pm_, "acpi-pm");
+
+  // PCI bus 0 with the two bridges every PC has; guests find it through mechanism #1.
+  static_assert(PciConfigPorts::kPortCount == layout::kPciConfigPortCount);
+  pci_bus_ = std::make_unique<PciBus>();
+  host_bridge_ = std::make_unique<I440fxHostBridge>();
+  isa_bridge_ = std::make_unique<Piix3IsaBridge>();
+  pci_bus_->attach(layout::kPciDeviceHostBridge, 0, *host_bridge_);
+  pci_bus_->attach(layout::kPciDeviceIsaBridge, 0, *isa_bridge_);
+  pci_config_ = std::make_unique<PciConfigPorts>(*pci_bus_);
+  pio_.map(layout::kPortPciConfig, layout::kPciConfigPortCount, *pci_config_, "pci-config");
 }
 
 // Devices cancel their timers on destruction: destroy them before the queue (declared earlier).

@@ -29,6 +29,10 @@ class DebugExit;
 class PostPort;
 class BootTimer;
 class AcpiPm;
+class PciBus;
+class PciConfigPorts;
+class I440fxHostBridge;
+class Piix3IsaBridge;
 
 struct PcMachineConfig {
   uint64_t ram_bytes = 128ull << 20;
@@ -98,6 +102,10 @@ class PcMachine final : public IoHandler {
   std::unique_ptr<DebugExit> debug_exit_;
   std::unique_ptr<BootTimer> boot_timer_;
   std::unique_ptr<AcpiPm> acpi_pm_;
+  std::unique_ptr<PciBus> pci_bus_;
+  std::unique_ptr<PciConfigPorts> pci_config_;
+  std::unique_ptr<I440fxHostBridge> host_bridge_;
+  std::unique_ptr<Piix3IsaBridge> isa_bridge_;
   std::function<void(uint64_t)> on_boot_time_;
 
   // Shared with other threads.

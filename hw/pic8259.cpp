@@ -53,6 +53,7 @@ Pic8259::Pic8259() { reset(); }
 void Pic8259::reset() {
   master_ = Chip{};
   slave_ = Chip{};
+  last_acknowledged_irq_ = -1;
   bool was = output_;
   output_ = false;
   if (was && output_hook_) output_hook_(false);
@@ -98,9 +99,11 @@ uint8_t Pic8259::acknowledge() {
   } else if (unsigned(irq) == kCascadeIrq && !master_.single) {
     int slave_irq = acknowledge_chip(slave_, false);
     vector = slave_.vector_base | uint8_t(slave_irq < 0 ? 7 : slave_irq);
+    irq = slave_irq < 0 ? -1 : 8 + slave_irq;
   } else {
     vector = master_.vector_base | uint8_t(irq);
   }
+  last_acknowledged_irq_ = irq;
   update();
   return vector;
 }

@@ -30,6 +30,8 @@ class Pic8259 {
   // service. With nothing left to deliver it answers the spurious vector (IRQ7, or IRQ15 when
   // the slave's request vanished), as the real chips do.
   uint8_t acknowledge();
+  // The ISA IRQ (0-15) the last acknowledge() moved into service, or -1 if it was spurious.
+  int last_acknowledged_irq() const { return last_acknowledged_irq_; }
 
   // Called with the new INTR level whenever it changes (the IrqChip feeds it to LINT0).
   void set_output_hook(std::function<void(bool)> hook) { output_hook_ = std::move(hook); }
@@ -112,6 +114,7 @@ class Pic8259 {
 
   Chip master_, slave_;
   bool output_ = false;
+  int last_acknowledged_irq_ = -1;
   std::function<void(bool)> output_hook_;
   Ports master_ports_{*this, false};
   Ports slave_ports_{*this, true};

@@ -34,6 +34,7 @@ void Pit8254::reset() {
   channels_[2].gate = false;
   timers_.cancel(timer_id_);
   irq0_.lower();
+  irq0_.drop_timer_periods();
 }
 
 uint64_t Pit8254::ns_to_ticks(uint64_t ns) {
@@ -197,6 +198,7 @@ void Pit8254::write_control(uint8_t value) {
   c.count_latched = c.status_latched = false;
   if (select == 0) {
     irq0_.lower();
+    irq0_.drop_timer_periods();
     schedule_irq0();
   }
 }
@@ -225,6 +227,7 @@ void Pit8254::load_count(unsigned channel, uint32_t raw) {
   }
   if (channel == 0) {
     irq0_.lower();
+    irq0_.drop_timer_periods();
     schedule_irq0();
   }
 }
@@ -288,6 +291,7 @@ void Pit8254::schedule_irq0() {
     timers_.cancel(timer_id_);
     return;
   }
+  irq0_target_tick_ = target;
   timers_.arm(timer_id_, time_of_tick(c, target));
 }
 
@@ -304,11 +308,21 @@ void Pit8254::on_timer(uint64_t now) {
       irq0_.pulse();
       break;
     default: {
-      irq0_.pulse();
-      // The next boundary after now; boundaries missed while the loop was late are coalesced.
+      // Every period boundary the loop ran late past is an IRQ0 of its own (hw/irq.h
+      // LateTimerPeriods): a guest whose clock is this tick (Linux's jiffies early in boot)
+      // would otherwise fall behind the TSC and the PM timer. Rates above the IRQ0 rate limit
+      // are not made up.
       uint64_t n = c.reload;
-      uint64_t deadline = time_of_tick(c, (elapsed_ticks(c) / n + 1) * n);
-      if (ticks_to_ns(n) < kMinIrqIntervalNs) deadline = std::max(deadline, now + kMinIrqIntervalNs);
+      uint64_t boundary = elapsed_ticks(c) / n, armed = irq0_target_tick_ / n;
+      uint64_t periods = boundary >= armed ? boundary - armed + 1 : 1;
+      uint64_t period_ns = ticks_to_ns(n);
+      if (period_ns < kMinIrqIntervalNs)
+        irq0_.pulse();
+      else
+        irq0_.timer_periods(periods, period_ns);
+      irq0_target_tick_ = (boundary + 1) * n;
+      uint64_t deadline = time_of_tick(c, irq0_target_tick_);
+      if (period_ns < kMinIrqIntervalNs) deadline = std::max(deadline, now + kMinIrqIntervalNs);
       timers_.arm(timer_id_, deadline);
       break;
     }

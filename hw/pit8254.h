@@ -88,6 +88,7 @@ class Pit8254 final : public IoDevice {
   TimerQueue& timers_;
   TimerQueue::TimerId timer_id_;
   IrqLine irq0_;
+  uint64_t irq0_target_tick_ = 0;  // the channel 0 tick the IRQ0 timer is armed for
   std::array<Channel, kChannels> channels_{};
 };
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "hw/acpi/aml.h"
+#include "hw/acpi/pci_root_aml.h"
 #include "hw/acpi_pm.h"
 #include "hw/boot/boot_memory.h"
 #include "hw/irq_chip.h"
@@ -147,7 +148,10 @@ const AcpiTableImage::Placed* AcpiTableImage::find(const std::string& signature)
 std::vector<uint8_t> dsdt_aml() {
   using namespace aml;
   // SLP_TYPa and SLP_TYPb (there is no PM1b block), then two reserved elements.
-  return name("\\_S5_", package({integer(AcpiPm::kSleepTypeS5), integer(AcpiPm::kSleepTypeS5), integer(0), integer(0)}));
+  const Bytes slp_typ = integer(AcpiPm::kSleepTypeS5);
+  Bytes aml = name("\\_S5_", package({slp_typ, slp_typ, integer(0), integer(0)}));
+  append(aml, pci_root_bridge_aml());
+  return aml;
 }
 
 AcpiTableImage build_acpi_tables(uint64_t base) {

@@ -2,7 +2,8 @@
 // RSDP (revision 2) pointing at an RSDT and an XSDT, which list the FADT and the MADT; the FADT
 // points at the FACS and the DSDT. They describe this machine: the PM block of hw/acpi_pm.h
 // (SCI on IRQ 9, PM timer, reset register, S5 via \_S5_), one CPU with its LAPIC, the IOAPIC
-// at GSI 0 with the PC's interrupt source overrides, the 8042 and the CMOS century byte.
+// at GSI 0 with the PC's interrupt source overrides, the 8042, the CMOS century byte, and the
+// PCI root bridge (hw/pci) in the DSDT.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -29,7 +30,8 @@ struct AcpiTableImage {
 // Builds the tables to live at guest address base (16-byte aligned, below 4 GiB).
 AcpiTableImage build_acpi_tables(uint64_t base);
 
-// The DSDT's AML body (after the 36-byte header): Name(\_S5_, Package(){SLP_TYPa, SLP_TYPb, 0, 0}).
+// The DSDT's AML body (after the 36-byte header): Name(\_S5_, Package(){SLP_TYPa, SLP_TYPb, 0, 0}),
+// then the PCI root bridge \_SB.PCI0 (hw/acpi/pci_root_aml.h).
 std::vector<uint8_t> dsdt_aml();
 
 // Builds the tables for layout::kAcpiTablesBase and copies them there when that range is guest

@@ -100,6 +100,35 @@ Bytes string(std::string_view text) {
   return out;
 }
 
+Bytes eisa_id(std::string_view id) {
+  auto bad = [&] { return std::invalid_argument("aml: bad EISA ID '" + std::string(id) + "'"); };
+  if (id.size() != 7) throw bad();
+  uint32_t letters = 0;  // 5 bits per letter, 'A' = 1
+  for (size_t i = 0; i < 3; i++) {
+    if (id[i] < 'A' || id[i] > 'Z') throw bad();
+    letters = letters << 5 | uint32_t(id[i] - 'A' + 1);
+  }
+  uint32_t product = 0;
+  for (size_t i = 3; i < 7; i++) {
+    char c = id[i];
+    uint32_t digit = c >= '0' && c <= '9' ? uint32_t(c - '0') : c >= 'A' && c <= 'F' ? uint32_t(c - 'A' + 10) : 16;
+    if (digit > 15) throw bad();
+    product = product << 4 | digit;
+  }
+  // The 15 letter bits then the 16 product bits, most significant byte first (so a DWordConst
+  // whose bytes read 41 D0 0A 03 for PNP0A03).
+  uint32_t id_bits = letters << 16 | product;
+  Bytes out{kDWordPrefix};
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(uint8_t(id_bits >> shift));
+  return out;
+}
+
+Bytes buffer(const Bytes& bytes) {
+  Bytes body = integer(bytes.size());
+  append(body, bytes);
+  return with_pkg_length({kBufferOp}, body);
+}
+
 Bytes name(std::string_view path, const Bytes& object) {
   Bytes out{kNameOp};
   append(out, name_string(path));

@@ -14,8 +14,8 @@ using Bytes = std::vector<uint8_t>;
 // Opcodes and prefixes used here (ACPI spec 20.2).
 constexpr uint8_t kZeroOp = 0x00, kOneOp = 0x01, kNameOp = 0x08, kBytePrefix = 0x0a, kWordPrefix = 0x0b,
                   kDWordPrefix = 0x0c, kStringPrefix = 0x0d, kQWordPrefix = 0x0e, kScopeOp = 0x10,
-                  kPackageOp = 0x12, kDualNamePrefix = 0x2e, kMultiNamePrefix = 0x2f, kExtOpPrefix = 0x5b,
-                  kDeviceOp = 0x82, kRootChar = 0x5c, kParentPrefixChar = 0x5e;
+                  kBufferOp = 0x11, kPackageOp = 0x12, kDualNamePrefix = 0x2e, kMultiNamePrefix = 0x2f,
+                  kExtOpPrefix = 0x5b, kDeviceOp = 0x82, kRootChar = 0x5c, kParentPrefixChar = 0x5e;
 
 // PkgLength for a package whose contents after the PkgLength are body_length bytes: the encoded
 // value counts the PkgLength bytes themselves. 1 byte up to 63, else a lead byte holding the
@@ -32,6 +32,11 @@ Bytes name_string(std::string_view path);
 Bytes integer(uint64_t value);
 // A null-terminated ASCII string constant.
 Bytes string(std::string_view text);
+// EisaId("PNP0A03"): a compressed EISA ID (three letters A-Z, four hex digits) as a DWord
+// integer, the form _HID takes for PNP IDs. Throws std::invalid_argument for another shape.
+Bytes eisa_id(std::string_view id);
+// Buffer() { bytes }: a buffer whose size is its initializer's (e.g. a _CRS resource template).
+Bytes buffer(const Bytes& bytes);
 
 // Name(path, object)
 Bytes name(std::string_view path, const Bytes& object);

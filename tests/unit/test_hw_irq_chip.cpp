@@ -98,6 +98,86 @@ TEST_F(IrqChipTest, PitTickReachesTheLapicThroughIoApicPin2) {
   EXPECT_FALSE(chip.lapic().irr_bit(0x3f));
 }
 
+// The machine loop ran the PIT 3.5 periods late (its thread was descheduled): the CPU still
+// gets three IRQ0s, one at a time, each a quarter period after it took the previous (hw/irq.h
+// LateTimerPeriods). A guest counting ticks as time (Linux's jiffies early in boot) would
+// otherwise fall behind the TSC.
+TEST_F(IrqChipTest, PitPeriodsTheLoopRanLatePastReachTheLapicOneByOne) {
+  enable_lapic();
+  lapic_write(Lapic::kRegLvtLint0, Lapic::kLvtMasked | 0x700);
+  init_pic();
+  ioapic_route(2, 0x30);
+  start_pit_hz1000();
+  const uint64_t period = Pit8254::ticks_to_ns(1193);
+  run_to(3'500'000);
+  EXPECT_EQ(chip.timer_periods_waiting(0), 2u);
+  unsigned taken = 0;
+  while (chip.interrupt_pending()) {
+    EXPECT_EQ(chip.acknowledge_interrupt(), 0x30);
+    lapic_write(Lapic::kRegEoi, 0);
+    EXPECT_FALSE(chip.interrupt_pending()) << "the guest runs before the next one";
+    taken++;
+    run_to(clock.now_ns() + period / 4);
+  }
+  EXPECT_EQ(taken, clock.now_ns() / period) << "every period that ended, each on its own";
+  EXPECT_EQ(taken, 4u);
+}
+
+TEST_F(IrqChipTest, LatePitPeriodsReachThePicOneByOne) {
+  init_pic();
+  start_pit_hz1000();
+  const uint64_t period = Pit8254::ticks_to_ns(1193);
+  run_to(3'500'000);
+  EXPECT_EQ(chip.acknowledge_interrupt(), 0x20);
+  out(0x20, 0x20);
+  run_to(clock.now_ns() + period / 4 - 1);
+  EXPECT_FALSE(chip.interrupt_pending()) << "a quarter period between them";
+  unsigned taken = 1;
+  for (;;) {
+    run_to(clock.now_ns() + period / 4);
+    if (!chip.interrupt_pending()) break;
+    EXPECT_EQ(chip.acknowledge_interrupt(), 0x20);
+    out(0x20, 0x20);
+    taken++;
+  }
+  EXPECT_EQ(taken, clock.now_ns() / period) << "every period that ended, each on its own";
+}
+
+TEST_F(IrqChipTest, PitPeriodWhileTheLastIsPendingMergesAsOnHardware) {
+  init_pic();
+  start_pit_hz1000();
+  for (uint64_t t = 1'000'000; t <= 3'000'000; t += 1'000'000) run_to(t);  // interrupts disabled
+  EXPECT_EQ(chip.timer_periods_waiting(0), 0u);
+  EXPECT_EQ(chip.acknowledge_interrupt(), 0x20);
+  out(0x20, 0x20);
+  run_to(3'900'000);
+  EXPECT_FALSE(chip.interrupt_pending());
+}
+
+TEST_F(IrqChipTest, MaskedPitPeriodsAreDroppedNotOwed) {
+  init_pic();
+  out(0x21, 0x01);  // IRQ0 masked on the PIC; the IOAPIC pins are masked since reset
+  start_pit_hz1000();
+  run_to(3'500'000);
+  EXPECT_EQ(chip.timer_periods_waiting(0), 0u);
+  out(0x21, 0x00);  // unmasked: the one edge latched in IRR, as on hardware
+  EXPECT_EQ(chip.acknowledge_interrupt(), 0x20);
+  out(0x20, 0x20);
+  EXPECT_FALSE(chip.interrupt_pending());
+}
+
+TEST_F(IrqChipTest, PitBacklogIsBoundedAndDroppedWhenReprogrammed) {
+  init_pic();
+  start_pit_hz1000();
+  run_to(10'000'000'000ull);  // a 10 s host stall: at most one second of ticks is made up
+  EXPECT_EQ(chip.timer_periods_waiting(0), 1000u);
+  start_pit_hz1000();  // a new count: the old periods no longer mean anything
+  EXPECT_EQ(chip.timer_periods_waiting(0), 0u);
+  EXPECT_EQ(chip.acknowledge_interrupt(), 0x20);
+  out(0x20, 0x20);
+  EXPECT_FALSE(chip.interrupt_pending());
+}
+
 TEST_F(IrqChipTest, LevelTriggeredGsiRedeliversAfterEoiUntilLowered) {
   enable_lapic();
   lapic_write(Lapic::kRegLvtLint0, Lapic::kLvtMasked | 0x700);  // the PIC sees IRQ11 too

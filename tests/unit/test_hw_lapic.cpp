@@ -185,16 +185,78 @@ TEST_F(LapicTest, PeriodicTimerReloadsOnItsOwnGrid) {
   EXPECT_EQ(timers.next_deadline(), 300000u);
 }
 
-TEST_F(LapicTest, PeriodicTimerCoalescesMissedPeriods) {
+TEST_F(LapicTest, PeriodicTimerDeliversPeriodsTheLoopRanLatePast) {
+  // The machine loop ran the timer 3.5 periods late (a descheduled vCPU thread): the guest
+  // still gets all three expiries, one at a time, each a quarter period after it took the
+  // previous (hw/irq.h LateTimerPeriods). Dropping two would put a tick-counting guest clock
+  // (Linux's jiffies) 2 ms behind the TSC.
+  enable();
+  w(Lapic::kRegTimerDivide, 0xb);
+  w(Lapic::kRegLvtTimer, Lapic::kTimerPeriodic | 0x41);
+  w(Lapic::kRegTimerInitial, 1'000'000);  // 1 ms
+  advance(3'500'000);
+  EXPECT_EQ(timers.next_deadline(), 4'000'000u) << "still on the original grid";
+  EXPECT_EQ(r(Lapic::kRegTimerCurrent), 500'000u);
+  EXPECT_EQ(apic.timer_expiries_owed(), 2u);
+  unsigned taken = 0;
+  while (apic.has_interrupt()) {
+    EXPECT_EQ(take_and_eoi(), 0x41);
+    EXPECT_FALSE(apic.has_interrupt()) << "the guest runs before the next one";
+    taken++;
+    advance(250'000);
+  }
+  EXPECT_EQ(clock.now_ns(), 4'500'000u);
+  EXPECT_EQ(taken, 4u) << "every period that ended, each on its own (the 4 ms one too)";
+  EXPECT_EQ(apic.timer_expiries_owed(), 0u);
+}
+
+TEST_F(LapicTest, PeriodicExpiryWhileTheLastIsPendingMergesAsOnHardware) {
+  // The guest kept interrupts disabled for three periods, with the loop on time: the later
+  // expiries find the vector still in IRR and merge with it. That is the guest's doing, not
+  // the emulator's, so nothing is made up.
+  enable();
+  w(Lapic::kRegTimerDivide, 0xb);
+  w(Lapic::kRegLvtTimer, Lapic::kTimerPeriodic | 0x41);
+  w(Lapic::kRegTimerInitial, 1'000'000);
+  for (int i = 0; i < 3; i++) advance(1'000'000);
+  EXPECT_EQ(apic.timer_expiries_owed(), 0u);
+  EXPECT_EQ(take_and_eoi(), 0x41);
+  advance(999'999);
+  EXPECT_FALSE(apic.has_interrupt());
+}
+
+TEST_F(LapicTest, PeriodicCatchUpIsBoundedToOneSecond) {
+  enable();
+  w(Lapic::kRegTimerDivide, 0xb);
+  w(Lapic::kRegLvtTimer, Lapic::kTimerPeriodic | 0x41);
+  w(Lapic::kRegTimerInitial, 4'000'000);  // 4 ms: a 250 Hz tick
+  advance(10'000'000'000ull);               // a 10 s host stall
+  EXPECT_EQ(apic.timer_expiries_owed(), 250u);
+  EXPECT_EQ(timers.next_deadline(), 10'004'000'000ull);
+}
+
+TEST_F(LapicTest, OwedPeriodicExpiriesEndWithTheTimerProgramming) {
   enable();
   w(Lapic::kRegTimerDivide, 0xb);
   w(Lapic::kRegLvtTimer, Lapic::kTimerPeriodic | 0x41);
   w(Lapic::kRegTimerInitial, 100000);
   advance(350000);
+  EXPECT_EQ(apic.timer_expiries_owed(), 2u);
+  w(Lapic::kRegLvtTimer, 0x41);  // Linux switching its tick to one-shot mode
+  EXPECT_EQ(apic.timer_expiries_owed(), 0u);
   EXPECT_EQ(take_and_eoi(), 0x41);
   EXPECT_FALSE(apic.has_interrupt());
-  EXPECT_EQ(timers.next_deadline(), 400000u);
-  EXPECT_EQ(r(Lapic::kRegTimerCurrent), 50000u);
+
+  w(Lapic::kRegLvtTimer, Lapic::kTimerPeriodic | 0x41);
+  w(Lapic::kRegTimerInitial, 100000);
+  advance(350000);
+  w(Lapic::kRegTimerInitial, 200000);  // a new count
+  EXPECT_EQ(apic.timer_expiries_owed(), 0u);
+  advance(350000);
+  w(Lapic::kRegLvtTimer, Lapic::kTimerPeriodic | Lapic::kLvtMasked | 0x41);
+  EXPECT_EQ(apic.timer_expiries_owed(), 0u);
+  advance(1'000'000);  // masked expiries are dropped, not owed
+  EXPECT_EQ(apic.timer_expiries_owed(), 0u);
 }
 
 TEST_F(LapicTest, TinyPeriodicTimerIsRateLimited) {

@@ -103,7 +103,7 @@ TEST_F(PitTest, Mode3SquareWaveWithCountZeroIs18Hz) {
   EXPECT_TRUE(pit.output(0));
 }
 
-TEST_F(PitTest, LateTimerRunCoalescesMissedPeriods) {
+TEST_F(PitTest, LateTimerRunIsOneEdgeOnABareWire) {
   out(0x43, 0x34);
   set_count16(0x40, 1193);
   run_to(5'500'000);
@@ -262,3 +262,56 @@ TEST_F(PitTest, NewControlWordCancelsTheTick) {
 TEST_F(PitTest, ControlPortReadsOpenBus) { EXPECT_EQ(in(0x43), 0xff); }
 
 }  // namespace
+
+namespace {
+
+// An interrupt controller that delivers timer periods one by one (as IrqChip does): records
+// what the PIT reports.
+struct PeriodRecorder final : IrqSink {
+  void set_irq(unsigned gsi, bool level) override { edges += level; }
+  void timer_periods(unsigned gsi, uint64_t periods, uint64_t period_ns) override {
+    reports.push_back({periods, period_ns});
+  }
+  void drop_timer_periods(unsigned gsi) override { ++drops; }
+  unsigned edges = 0, drops = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> reports;
+};
+
+}  // namespace
+
+TEST(PitPeriods, ALateRunReportsEveryPeriodItRanPast) {
+  ManualClock clock;
+  TimerQueue timers;
+  PeriodRecorder irq0;
+  Pit8254 pit(clock, timers, IrqLine(&irq0, 0));
+  pit.write(3, 1, 0x34);  // mode 2, 1193 counts: a 1 kHz tick
+  pit.write(0, 1, 1193 & 0xff);
+  pit.write(0, 1, 1193 >> 8);
+  clock.set(5'500'000);  // the loop ran five boundaries late
+  timers.run_expired(clock.now_ns());
+  using Report = std::pair<uint64_t, uint64_t>;
+  const uint64_t period = Pit8254::ticks_to_ns(1193);
+  EXPECT_EQ(irq0.reports, (std::vector<Report>{{5, period}}));
+  EXPECT_EQ(timers.next_deadline(), Pit8254::ticks_to_ns(6 * 1193));
+  clock.set(timers.next_deadline());  // on time again: one period
+  timers.run_expired(clock.now_ns());
+  EXPECT_EQ(irq0.reports.back(), (Report{1, period}));
+  unsigned drops = irq0.drops;
+  pit.write(0, 1, 1193 & 0xff);  // a new count: waiting periods are stale
+  pit.write(0, 1, 1193 >> 8);
+  EXPECT_GT(irq0.drops, drops);
+}
+
+TEST(PitPeriods, RateLimitedTicksAreNotMadeUp) {
+  ManualClock clock;
+  TimerQueue timers;
+  PeriodRecorder irq0;
+  Pit8254 pit(clock, timers, IrqLine(&irq0, 0));
+  pit.write(3, 1, 0x34);
+  pit.write(0, 1, 2);  // 1.7 us: far above the IRQ0 rate limit
+  pit.write(0, 1, 0);
+  clock.set(1'000'000);
+  timers.run_expired(clock.now_ns());
+  EXPECT_TRUE(irq0.reports.empty());
+  EXPECT_EQ(irq0.edges, 1u);
+}
