@@ -32,8 +32,10 @@ namespace janus::tcg {
 
 namespace {
 
-constexpr uint32_t kDefaultThreshold = 1000;
-constexpr uint32_t kDefaultTierUpRuns = 20000;
+// Measured on the Linux boot and workload (bench/linux_vs_qemu.sh, 2 cores): lower thresholds
+// keep the compile thread busy with code that runs too little to repay it.
+constexpr uint32_t kDefaultThreshold = 3000;
+constexpr uint32_t kDefaultTierUpRuns = 100000;
 constexpr size_t kMaxBatch = 16;  // blocks per LLVM module: the per-module costs are shared
 
 

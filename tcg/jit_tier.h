@@ -41,9 +41,9 @@ class JitTier {
  public:
   // The tier for one vCPU, configured from the environment (null when off, or when LLVM cannot
   // target this host, said once on stderr):
-  //   JANUS_JIT_THRESHOLD=n  queue a block after n interpreted runs (default 1000; 0 = tier off)
+  //   JANUS_JIT_THRESHOLD=n  queue a block after n interpreted runs (default 3000; 0 = tier off)
   //   JANUS_JIT_TIERUP=n     compile quickly first, optimised after n compiled runs (default
-  //                          20000; 0 = optimised at once)
+  //                          100000; 0 = optimised at once)
   //   JANUS_JIT_SYNC=1       compile on the vCPU thread, at once (deterministic; tests)
   //   JANUS_JIT_VERIFY=1     check every function LLVM is given (tests)
   // `successor(context, from, slot)`: the compiled code a jump from block `from` goes on to.
