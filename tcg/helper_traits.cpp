@@ -23,6 +23,10 @@ bool helper_is_local(HelperFn fn) {
   return helper_may_ask_for_loop(fn);
 }
 
+bool helper_is_pure(HelperFn fn) {
+  return fn == h_shift_flags || fn == h_shiftd_flags || fn == h_bt_flags || fn == h_bit_scan_flags || fn == h_imul_overflow;
+}
+
 bool helper_may_ask_for_loop(HelperFn fn) { return fn == h_flag_op || fn == h_popf || fn == h_string; }
 
 bool helper_may_touch_memory(HelperFn fn) {

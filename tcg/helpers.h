@@ -12,6 +12,9 @@ namespace janus::tcg {
 // debug state, pending events, devices)? Blocks that call only such helpers may run straight on
 // into their successors. It may still fault. (tcg/helper_traits.cpp)
 bool helper_is_local(HelperFn fn);
+// Helpers that only compute flags from their arguments and the current lazy flags: no writes,
+// no faults (an unused call may be dropped; it clobbers nothing).
+bool helper_is_pure(HelperFn fn);
 // Local helpers that set TcgCpu::loop_check when the run loop must look after all (STI, POPF
 // setting IF or changing TF, a REP string instruction that paused for events or used ports).
 bool helper_may_ask_for_loop(HelperFn fn);

@@ -403,8 +403,7 @@ struct Compiler {
     code.cpu = &cpu;
   }
 
-  // Ops without side effects (Load is not one: it may fault). The helpers listed only compute
-  // flags from their arguments and the current flags: no writes, no faults.
+  // Ops without side effects (Load is not one: it may fault), pure helpers included.
   static bool pure(const Op& op) {
     switch (op.opc) {
       case Opc::kGetReg: case Opc::kAdd: case Opc::kSub: case Opc::kAnd: case Opc::kOr: case Opc::kXor:
@@ -412,8 +411,7 @@ struct Compiler {
       case Opc::kZext: case Opc::kSext: case Opc::kCmp: case Opc::kSelect: case Opc::kCond: case Opc::kGetCF:
         return true;
       case Opc::kCall:
-        return op.fn == h_shift_flags || op.fn == h_shiftd_flags || op.fn == h_bt_flags || op.fn == h_bit_scan_flags ||
-               op.fn == h_imul_overflow;
+        return helper_is_pure(op.fn);
       default:
         return false;
     }

@@ -65,12 +65,6 @@ uint64_t rt_carry(TcgCpu* cpu) { return cpu->cc.carry(); }
 
 uint64_t mask_of(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
 
-// Helpers that only compute flags from their arguments and the lazy flags: no writes, no faults,
-// so unused calls may be deleted and nothing is clobbered by them.
-bool pure_helper(HelperFn fn) {
-  return fn == h_shift_flags || fn == h_shiftd_flags || fn == h_bt_flags || fn == h_bit_scan_flags ||
-         fn == h_imul_overflow;
-}
 
 class Lowering {
  public:
@@ -209,7 +203,7 @@ class Lowering {
           auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
           llvm::CallInst* call = b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)),
                                                {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
-          if (pure_helper(op.fn)) {
+          if (helper_is_pure(op.fn)) {
             make_pure(call);
           } else {
             flags_from = -1;        // it may have changed the flags

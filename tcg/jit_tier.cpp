@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +39,21 @@ constexpr uint32_t kDefaultThreshold = 3000;
 constexpr uint32_t kDefaultTierUpRuns = 100000;
 constexpr size_t kMaxBatch = 16;  // blocks per LLVM module: the per-module costs are shared
 
+
+// A count from the environment: unset gives the default; a value that is not a whole number
+// below 2^32 is said once on stderr and gives the default too.
+uint32_t env_count(const char* name, uint32_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long n = std::strtoul(v, &end, 10);
+  if (*v < '0' || *v > '9' || *end || errno || n > 0xffffffffull) {
+    std::fprintf(stderr, "janus: %s=%s is not a count; using %u\n", name, v, fallback);
+    return fallback;
+  }
+  return uint32_t(n);
+}
 
 std::string text_of(llvm::Error e) {
   std::string s;
@@ -87,11 +103,33 @@ class Optimiser {
 // The machine code of one compiled module; freed when the last block using it goes. Freeing
 // takes LLJIT's session lock, which the compile thread holds while generating code, so the
 // vCPU thread only hands the tracker over and the compile thread removes it.
+class ReleasedCode {
+ public:
+  void add(llvm::orc::ResourceTrackerSP tracker) {
+    std::lock_guard lock(mutex_);
+    trackers_.push_back(std::move(tracker));
+  }
+  void remove_all() {  // on the compiling thread (or when no other thread runs)
+    std::vector<llvm::orc::ResourceTrackerSP> trackers;
+    {
+      std::lock_guard lock(mutex_);
+      trackers.swap(trackers_);
+    }
+    for (auto& t : trackers) llvm::consumeError(t->remove());
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<llvm::orc::ResourceTrackerSP> trackers_;
+};
+
 struct LlvmCode final : JitCode {
-  JitTier& tier;
+  ReleasedCode& released;
   llvm::orc::ResourceTrackerSP tracker;
-  LlvmCode(JitTier& t, llvm::orc::ResourceTrackerSP r) : tier(t), tracker(std::move(r)) {}
-  ~LlvmCode() override { tier.release(std::move(tracker)); }
+  LlvmCode(ReleasedCode& r, llvm::orc::ResourceTrackerSP t) : released(r), tracker(std::move(t)) {}
+  ~LlvmCode() override {
+    if (tracker) released.add(std::move(tracker));
+  }
 };
 
 // One compiler per level: quick (LLVM's fast instruction selector and register allocator, the
@@ -103,6 +141,7 @@ struct LevelCompiler {
 };
 
 struct JitTier::Engine {
+  ReleasedCode released;  // emptied by ~JitTier while the compilers still exist
   std::unique_ptr<LevelCompiler> levels[2];  // kQuick, kOptimised
   JitLayout layout;
   bool verify = false;
@@ -140,8 +179,7 @@ struct JitTier::Job {
 };
 
 std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context) {
-  uint32_t threshold = kDefaultThreshold;
-  if (const char* t = std::getenv("JANUS_JIT_THRESHOLD")) threshold = uint32_t(std::strtoul(t, nullptr, 10));
+  const uint32_t threshold = env_count("JANUS_JIT_THRESHOLD", kDefaultThreshold);
   if (threshold == 0) return nullptr;
 
   static std::once_flag targets;
@@ -149,8 +187,7 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
-  uint32_t tier_up_runs = kDefaultTierUpRuns;
-  if (const char* t = std::getenv("JANUS_JIT_TIERUP")) tier_up_runs = uint32_t(std::strtoul(t, nullptr, 10));
+  const uint32_t tier_up_runs = env_count("JANUS_JIT_TIERUP", kDefaultTierUpRuns);
   auto engine = std::make_unique<Engine>();
   for (int level : {kQuick, kOptimised}) {
     auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -172,11 +209,11 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   engine->layout = JitLayout::of(cpu);
   engine->layout.successor = successor;
   engine->layout.successor_context = context;
-  if (const char* v = std::getenv("JANUS_JIT_VERIFY")) engine->verify = std::atoi(v) != 0;
-  if (const char* v = std::getenv("JANUS_JIT_PERFMAP")) engine->perf_map = std::atoi(v) != 0;
-  if (const char* v = std::getenv("JANUS_JIT_DUMP")) engine->dump = std::atoi(v) != 0;
-  const char* sync = std::getenv("JANUS_JIT_SYNC");
-  auto tier = std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync && std::atoi(sync) != 0, cpu.ctx.clock));
+  engine->verify = env_count("JANUS_JIT_VERIFY", 0) != 0;
+  engine->perf_map = env_count("JANUS_JIT_PERFMAP", 0) != 0;
+  engine->dump = env_count("JANUS_JIT_DUMP", 0) != 0;
+  const bool sync = env_count("JANUS_JIT_SYNC", 0) != 0;
+  auto tier = std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync, cpu.ctx.clock));
   if (tier_up_runs) {
     JitLayout& l = tier->engine_->layout;
     l.tier_up = [](void* self, const void* block) { static_cast<JitTier*>(self)->tier_up(*static_cast<const Block*>(block)); };
@@ -199,7 +236,7 @@ JitTier::~JitTier() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   for (auto& q : queues_) q.clear();  // frees code still held by jobs, while LLJIT is alive
-  remove_released();
+  engine_->released.remove_all();
   if (engine_->perf_map) engine_->write_perf_map();
 }
 
@@ -288,8 +325,8 @@ void JitTier::compile(std::vector<Job>& jobs) {
   const auto codegen_start = std::chrono::steady_clock::now();
   if (e.dump) module->print(llvm::errs(), nullptr);
 
-  remove_released();
-  auto code = std::make_shared<LlvmCode>(*this, compiler.jit->getMainJITDylib().createResourceTracker());
+  e.released.remove_all();
+  auto code = std::make_shared<LlvmCode>(e.released, compiler.jit->getMainJITDylib().createResourceTracker());
   if (llvm::Error err = compiler.jit->addIRModule(code->tracker, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     return fail(text_of(std::move(err)));
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -305,21 +342,6 @@ void JitTier::compile(std::vector<Job>& jobs) {
   stats_.compile_ns += ns(end - start);
   stats_.optimise_ns += ns(codegen_start - optimise_start);
   stats_.codegen_ns += ns(end - codegen_start);
-}
-
-void JitTier::release(llvm::orc::ResourceTrackerSP tracker) {
-  if (!tracker) return;
-  std::lock_guard lock(mutex_);
-  released_.push_back(std::move(tracker));
-}
-
-void JitTier::remove_released() {
-  std::vector<llvm::orc::ResourceTrackerSP> trackers;
-  {
-    std::lock_guard lock(mutex_);
-    trackers.swap(released_);
-  }
-  for (auto& t : trackers) llvm::consumeError(t->remove());
 }
 
 BlockEnd JitTier::execute(TcgCpu& cpu, const Block& block) {

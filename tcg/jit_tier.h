@@ -16,16 +16,6 @@
 #include "tcg/interpreter.h"
 #include "tcg/tcg_cpu.h"
 
-namespace llvm::orc {
-class ResourceTracker;
-}
-namespace llvm {
-template <typename T> class IntrusiveRefCntPtr;
-namespace orc {
-using ResourceTrackerSP = IntrusiveRefCntPtr<ResourceTracker>;
-}
-}  // namespace llvm
-
 namespace janus::tcg {
 
 struct JitStats {
@@ -62,8 +52,6 @@ class JitTier {
   enum Level { kQuick = 0, kOptimised = 1 };
   struct Engine;  // LLVM's state (tcg/jit_tier.cpp)
   struct Job;
-  // Frees a module's code later, on the compile thread (any thread may call this).
-  void release(llvm::orc::ResourceTrackerSP tracker);
 
  private:
   JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock);
@@ -72,7 +60,6 @@ class JitTier {
   void enqueue(Job job);
   void compile_thread();
   void compile(std::vector<Job>& jobs);
-  void remove_released();  // on the compiling thread
 
   std::unique_ptr<Engine> engine_;
   uint32_t threshold_;
@@ -82,7 +69,6 @@ class JitTier {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queues_[2];  // per level
-  std::vector<llvm::orc::ResourceTrackerSP> released_;
   bool stopping_ = false;
   std::thread thread_;
 };

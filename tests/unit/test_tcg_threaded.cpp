@@ -240,13 +240,21 @@ enum class Mode { kWhole, kSingle, kCompiled };
 
 // Runs the program to its HLT. kCompiled: the LLVM tier compiles every block on its first run
 // (on this thread), then the program runs again from the start in compiled code.
-Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, Mode mode) {
+// A machine whose LLVM tier compiles every block after one run and optimises it after two
+// compiled runs, on this thread, verifying each function (the tier reads this at creation).
+std::unique_ptr<Machine> machine(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, bool compiled) {
   static const char* const kJitSettings[][2] = {
       {"JANUS_JIT_THRESHOLD", "1"}, {"JANUS_JIT_TIERUP", "2"}, {"JANUS_JIT_SYNC", "1"}, {"JANUS_JIT_VERIFY", "1"}};
-  if (mode == Mode::kCompiled)
+  if (compiled)
     for (auto& [name, value] : kJitSettings) setenv(name, value, 1);
-  Machine m(code, regs, data);
+  auto m = std::make_unique<Machine>(code, regs, data);
   for (auto& [name, value] : kJitSettings) unsetenv(name);
+  return m;
+}
+
+Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, Mode mode) {
+  std::unique_ptr<Machine> owner = machine(code, regs, data, mode == Mode::kCompiled);
+  Machine& m = *owner;
   const CpuState start = m.vcpu->get_state();
   m.vcpu->set_single_step(mode == Mode::kSingle);
   auto to_hlt = [&] {
@@ -335,11 +343,8 @@ TEST(TcgThreaded, CompiledLoopSeesItsOwnCodeChange) {
   // it cannot restore behind the software CPU's back.)
   Result interpreted = run(code, regs, Bytes(16), Mode::kWhole);
   EXPECT_EQ(interpreted.s.gpr[RBX], 2900u * 1 + 100u * 2);
-  static const char* const kJitSettings[][2] = {
-      {"JANUS_JIT_THRESHOLD", "1"}, {"JANUS_JIT_TIERUP", "2"}, {"JANUS_JIT_SYNC", "1"}, {"JANUS_JIT_VERIFY", "1"}};
-  for (auto& [name, value] : kJitSettings) setenv(name, value, 1);
-  Machine m(code, regs, Bytes(16));
-  for (auto& [name, value] : kJitSettings) unsetenv(name);
+  std::unique_ptr<Machine> owner = machine(code, regs, Bytes(16), true);
+  Machine& m = *owner;
   for (int i = 0; i < 1000; ++i)
     if (m.vcpu->run(kNever).reason == VcpuExit::Reason::kHalted) break;
   const CpuState s = m.vcpu->get_state();
