@@ -18,6 +18,7 @@ struct BlockKey {
   uint64_t rip = 0;       // the IR embeds RIP values, so the virtual PC is part of the key
   uint64_t cs_base = 0;
   uint32_t mode = 0;      // BlockMode::key() plus the single-instruction bit
+  bool user() const { return ((mode >> 6) & 3) == 3; }  // CPL 3 (BlockMode::key)
   bool operator==(const BlockKey&) const = default;
 };
 
@@ -56,7 +57,10 @@ struct alignas(64) Block {
   BlockKey key;
   uint64_t linear_pc = 0;            // CS.base + RIP when translated
   JitEntry jit = nullptr;            // compiled code, once installed from jit_slot
-  std::array<Block*, 2> chain{};     // successor for kJmp / kBranch slot 0, kBranch slot 1
+  // Successor for kJmp / kBranch slot 0, kBranch slot 1, and the last target of the block's
+  // indirect jump (slot 2). A link to another page holds only while the TLB still maps that
+  // page to the block's physical page (BlockCache::linked).
+  std::array<Block*, 3> chain{};
   bool valid = true;
   uint32_t runs = 0;                 // interpreted runs (the LLVM tier compiles hot blocks)
   unsigned length = 0;               // bytes of guest code, from key.phys_pc (may run into pages[1])

@@ -1,6 +1,7 @@
 #include "tcg/block_cache.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace janus::tcg {
 
@@ -37,12 +38,14 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
 }
 
 void BlockCache::chain(Block* from, unsigned slot, Block* to) {
-  // Only chain where no TLB change can make the link wrong: same virtual page, same mode.
-  if (!from->valid || !to->valid || from->chain[slot]) return;
-  if ((from->linear_pc ^ to->linear_pc) >> 12 || from->key.mode != to->key.mode || from->key.cs_base != to->key.cs_base)
-    return;
+  // Links to other pages are checked against the TLB when followed (linked(), compiled code), so
+  // a remapped page cannot make them wrong; the mode and CS base are not checked there.
+  if (!from->valid || !to->valid || from->chain[slot] == to) return;
+  if (from->key.mode != to->key.mode || from->key.cs_base != to->key.cs_base) return;
+  auto links_to = [from](const Block* b) { return std::find(from->chain.begin(), from->chain.end(), b) != from->chain.end(); };
+  if (Block* old = std::exchange(from->chain[slot], nullptr); old && !links_to(old)) std::erase(old->chained_from, from);
+  if (!links_to(to)) to->chained_from.push_back(from);  // once per (from, to) however many slots
   from->chain[slot] = to;
-  to->chained_from.push_back(from);
 }
 
 void BlockCache::invalidate(Block* b) {

@@ -32,8 +32,16 @@ class BlockCache final : public CodeWriteObserver {
   Block* find(const BlockKey& key, uint64_t linear_pc);
   Block* insert(std::unique_ptr<Block> block);
 
-  // Link from -> to for slot (only within one page and one mode; see block_cache.cpp).
+  // Link from -> to for slot (0, 1: direct jumps, 2: the indirect jump's last target; within
+  // one mode and CS base), replacing an older link.
   void chain(Block* from, unsigned slot, Block* to);
+  // from's link for slot if it is the block for `rip` under the current TLB, else null.
+  Block* linked(const Block& from, unsigned slot, uint64_t rip, bool user) const {
+    Block* b = from.chain[slot];
+    if (!b || b->key.rip != rip) return nullptr;
+    if ((b->linear_pc ^ from.linear_pc) >> 12 && !mmu_.code_maps_to(b->linear_pc, user, b->key.phys_pc & ~0xfffull)) return nullptr;
+    return b;
+  }
   void flush_jump_cache() { jump_cache_.fill(nullptr); }
   void invalidate_all();
   // Frees invalidated blocks (only when no block is executing); true if any were freed.

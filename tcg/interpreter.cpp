@@ -557,7 +557,7 @@ BlockEnd Interpreter::execute(TcgCpu& cpu, const Block& block) {
   };
   ThreadedCode& code = const_cast<Block&>(block).code;
   if (code.cpu != &cpu) {
-    Compiler c{block.ir, code, cpu, (block.key.mode & 3) == uint32_t(CodeSize::k64), ((block.key.mode >> 6) & 3) == 3, {}, {}, {}};
+    Compiler c{block.ir, code, cpu, (block.key.mode & 3) == uint32_t(CodeSize::k64), block.key.user(), {}, {}, {}};
     c.build(labels);
   }
   CpuState& s = cpu.s;

@@ -1,16 +1,18 @@
 #include "tcg/jit_lowering.h"
 
 #include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
 
 #include <cstring>
+#include <optional>
 
 #include "cpu/cpu_state.h"
 #include "tcg/block.h"
 #include "tcg/helpers.h"
 #include "tcg/helpers_sse.h"
 #include "tcg/helpers_x87.h"
+#include "tcg/jit_emitter.h"
+#include "tcg/jit_sse.h"
 #include "tcg/interpreter.h"
 #include "tcg/lifter.h"
 #include "tcg/lazy_flags.h"
@@ -25,6 +27,9 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.rip = at(&cpu.s.rip);
   l.seg_base_fs = at(&cpu.s.seg[FS].base);
   l.seg_base_gs = at(&cpu.s.seg[GS].base);
+  l.xmm = at(&cpu.s.fx.xmm[0]);
+  l.cr0 = at(&cpu.s.cr0);
+  l.cr4 = at(&cpu.s.cr4);
   l.cc_op = at(&cpu.cc.op);
   l.cc_dst = at(&cpu.cc.dst);
   l.cc_src = at(&cpu.cc.src);
@@ -38,8 +43,12 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.chain_budget = at(&cpu.chain_budget);
   l.jit_last_block = at(&cpu.jit_last_block);
   static const Block sample;
-  l.block_chain = size_t(reinterpret_cast<const char*>(&sample.chain[0]) - reinterpret_cast<const char*>(&sample));
-  l.block_jit = size_t(reinterpret_cast<const char*>(&sample.jit) - reinterpret_cast<const char*>(&sample));
+  auto in_block = [](const void* p) { return size_t(static_cast<const char*>(p) - reinterpret_cast<const char*>(&sample)); };
+  l.block_chain = in_block(&sample.chain[0]);
+  l.block_jit = in_block(&sample.jit);
+  l.block_rip = in_block(&sample.key.rip);
+  l.block_phys_pc = in_block(&sample.key.phys_pc);
+  l.block_linear_pc = in_block(&sample.linear_pc);
   static const JitSlot slot;
   l.slot_entry = size_t(reinterpret_cast<const char*>(&slot.entry) - reinterpret_cast<const char*>(&slot));
   l.slot_runs = size_t(reinterpret_cast<const char*>(&slot.runs) - reinterpret_cast<const char*>(&slot));
@@ -66,27 +75,10 @@ uint64_t rt_carry(TcgCpu* cpu) { return cpu->cc.carry(); }
 uint64_t mask_of(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
 
 
-class Lowering {
+class Lowering : JitEmitter {
  public:
   Lowering(llvm::Module& module, const LowerTarget& target, const JitLayout& layout)
-      : ctx_(module.getContext()), module_(module), ir_(target.ir), block_(target.block), target_(target), layout_(layout),
-        b_(module.getContext()) {
-    const uint32_t mode = target.mode;
-    i1_ = b_.getInt1Ty();
-    i8_ = b_.getInt8Ty();
-    i32_ = b_.getInt32Ty();
-    i64_ = b_.getInt64Ty();
-    ptr_ = llvm::PointerType::getUnqual(ctx_);
-    llvm::MDBuilder md(ctx_);
-    llvm::MDNode* root = md.createTBAARoot("janus");
-    // Guest memory and the CPU structure never overlap: stores to one keep values of the other.
-    llvm::MDNode* cpu_type = md.createTBAAScalarTypeNode("tcg cpu", root);
-    llvm::MDNode* mem_type = md.createTBAAScalarTypeNode("guest memory", root);
-    tbaa_cpu_ = md.createTBAAStructTagNode(cpu_type, cpu_type, 0);
-    tbaa_mem_ = md.createTBAAStructTagNode(mem_type, mem_type, 0);
-    code64_ = (mode & 3) == uint32_t(CodeSize::k64);
-    user_ = ((mode >> 6) & 3) == 3;
-  }
+      : JitEmitter(module, layout, target.mode), ir_(target.ir), block_(target.block), target_(target) {}
 
   llvm::Function* lower(const std::string& name) {
     auto* type = llvm::FunctionType::get(i32_, {ptr_}, false);
@@ -94,13 +86,15 @@ class Lowering {
     fn_->setUWTableKind(llvm::UWTableKind::Async);  // GuestFault unwinds through it
     cpu_ = fn_->getArg(0);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
+    // Allocas in the entry block (mem2reg promotes only those; elsewhere they are dynamic).
+    slow_taken_ = b_.CreateAlloca(i1_);
+    code_written_ = b_.CreateAlloca(i1_);
     if (target_.tier_up && layout_.tier_up) tier_up_prologue();
     store_cpu(address_of(const_cast<void*>(block_)), layout_.jit_last_block);
     // A block that calls no helper may jump straight on to its successor's compiled code,
     // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
     may_chain_ = true;
     for (const Op& op : ir_.ops) may_chain_ &= op.opc != Opc::kCall || helper_is_local(op.fn);
-    slow_taken_ = b_.CreateAlloca(i1_);
     b_.CreateStore(b_.getFalse(), slow_taken_);
     // Local helpers report to the run loop: through loop_check, and (memory) the MMIO count.
     for (const Op& op : ir_.ops) {
@@ -108,7 +102,6 @@ class Lowering {
       asks_for_loop_ |= helper_may_ask_for_loop(op.fn);
       if (helper_may_touch_memory(op.fn) && !mmio_at_entry_) mmio_at_entry_ = load_cpu(i64_, layout_.mmio_count);
     }
-    code_written_ = b_.CreateAlloca(i1_);
     b_.CreateStore(b_.getFalse(), code_written_);
 
     const std::vector<Op>& ops = ir_.ops;
@@ -200,9 +193,15 @@ class Lowering {
               break;
             }
           }
-          auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
-          llvm::CallInst* call = b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)),
-                                               {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
+          if (op.fn == h_sse && sse_inlinable(SseInsn::unpack(op.imm2), code64_)) {
+            // The flags stay as they are; the helper path may store into code.
+            def(op, lower_sse(*this, SseInsn::unpack(op.imm2), t(op.a), t(op.b), [&] {
+                  note_may_write_code();
+                  return call_helper(op);
+                }));
+            break;
+          }
+          llvm::CallInst* call = call_helper(op);
           if (helper_is_pure(op.fn)) {
             make_pure(call);
           } else {
@@ -215,7 +214,7 @@ class Lowering {
         case Opc::kJmp:
           retire(total_);
           store_cpu(b_.getInt64(op.imm), layout_.rip);
-          jump_on(0);
+          jump_on(0, op.imm);
           terminated = true;
           break;
         case Opc::kBranch: {
@@ -226,9 +225,9 @@ class Lowering {
           llvm::BasicBlock* no = new_block("not.taken");
           b_.CreateCondBr(taken, yes, no);
           b_.SetInsertPoint(yes);
-          jump_on(0);
+          jump_on(0, op.imm);
           b_.SetInsertPoint(no);
-          jump_on(1);
+          jump_on(1, op.imm2);
           terminated = true;
           break;
         }
@@ -273,19 +272,6 @@ class Lowering {
     return b_.CreateAShr(b_.CreateShl(v, sh), sh);
   }
   llvm::Value* nonzero(llvm::Value* v) { return b_.CreateICmpNE(v, b_.getInt64(0)); }
-  llvm::BasicBlock* new_block(const char* name) { return llvm::BasicBlock::Create(ctx_, name, fn_); }
-  llvm::Value* address_of(void* fn) { return llvm::ConstantExpr::getIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(fn)), ptr_); }
-
-  llvm::Value* field(size_t offset) { return b_.CreateConstInBoundsGEP1_64(i8_, cpu_, offset); }
-  llvm::Value* load_cpu(llvm::Type* type, size_t offset) {
-    llvm::LoadInst* l = b_.CreateLoad(type, field(offset));
-    l->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
-    return l;
-  }
-  void store_cpu(llvm::Value* v, size_t offset) {
-    llvm::StoreInst* s = b_.CreateStore(v, field(offset));
-    s->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
-  }
   void retire(uint32_t n) {
     if (n) store_cpu(b_.CreateAdd(load_cpu(i64_, layout_.instructions), b_.getInt64(n)), layout_.instructions);
   }
@@ -344,7 +330,7 @@ class Lowering {
   // chain budget lasts and that code is found: through the block's chain link, else through the
   // run loop's jump cache (TcgVcpu::compiled_successor, which also links direct jumps for next
   // time). Otherwise back to the run loop with the BlockEnd.
-  void jump_on(unsigned slot) {
+  void jump_on(unsigned slot, std::optional<uint64_t> target_rip = std::nullopt) {
     static constexpr BlockEnd kEnds[] = {BlockEnd::kChain0, BlockEnd::kChain1, BlockEnd::kIndirect};
     llvm::Value* done = b_.getInt32(int(kEnds[slot]));
     if (!may_chain_ || !layout_.successor) {
@@ -361,31 +347,46 @@ class Lowering {
     llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
     b_.CreateCondBr(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
     b_.SetInsertPoint(go);
-    if (slot < 2) {
-      llvm::BasicBlock* linked = new_block("linked");
-      llvm::BasicBlock* compiled = new_block("compiled");
-      llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * slot));
-      b_.CreateCondBr(b_.CreateIsNull(next), lookup, linked);
-      b_.SetInsertPoint(linked);
-      llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, next, layout_.block_jit));
-      b_.CreateCondBr(b_.CreateIsNull(entry), lookup, compiled);
-      b_.SetInsertPoint(compiled);
-      store_cpu(budget, layout_.chain_budget);  // one jump more
-      tail_call(entry);
-    } else {
-      b_.CreateBr(lookup);
-    }
+    // The link (BlockCache::linked): the indirect target's RIP must match, and a block on another
+    // page must still be mapped where it was translated from.
+    llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * slot));
+    llvm::BasicBlock* linked = new_block("linked");
+    b_.CreateCondBr(b_.CreateIsNull(next), lookup, linked);
+    b_.SetInsertPoint(linked);
+    llvm::Value* ok = b_.getTrue();
+    if (slot == 2) ok = b_.CreateICmpEQ(load_cpu(i64_, layout_.rip), load_at(i64_, next, layout_.block_rip));
+    const bool same_page = target_rip && code64_ && ((*target_rip ^ target_.linear_pc) >> 12) == 0;
+    if (!same_page) ok = b_.CreateAnd(ok, still_mapped(next));
+    llvm::Value* entry = load_at(ptr_, next, layout_.block_jit);
+    llvm::BasicBlock* compiled = new_block("compiled");
+    b_.CreateCondBr(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, lookup);
+    b_.SetInsertPoint(compiled);
+    store_cpu(budget, layout_.chain_budget);  // one jump more
+    tail_call(entry);
+
+    // Else the run loop's jump cache, which also links the block for next time.
     b_.SetInsertPoint(lookup);
     llvm::BasicBlock* found = new_block("found");
     auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_, i32_}, false);
-    llvm::Value* entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),
-                                       {address_of(layout_.successor_context), self, b_.getInt32(slot)});
-    b_.CreateCondBr(b_.CreateIsNull(entry), back, found);
+    llvm::Value* found_entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),
+                                             {address_of(layout_.successor_context), self, b_.getInt32(slot)});
+    b_.CreateCondBr(b_.CreateIsNull(found_entry), back, found);
     b_.SetInsertPoint(found);
     store_cpu(budget, layout_.chain_budget);
-    tail_call(entry);
+    tail_call(found_entry);
     b_.SetInsertPoint(back);
     b_.CreateRet(done);
+  }
+  // SoftMmu::code_maps_to for a linked block: its page is mapped, executable, to its physical page.
+  llvm::Value* still_mapped(llvm::Value* next) {
+    llvm::Value* linear = load_at(i64_, next, layout_.block_linear_pc);
+    llvm::Value* index = b_.CreateAnd(b_.CreateLShr(linear, 12), SoftMmu::kTlbSize - 1);
+    const size_t table = layout_.mmu + layout_.tlb.table[user_ ? 1 : 0];
+    llvm::Value* entry = b_.CreateInBoundsGEP(i8_, field(table), b_.CreateMul(index, b_.getInt64(layout_.tlb.entry_bytes)));
+    llvm::Value* ok = b_.CreateICmpEQ(load_at(i64_, entry, layout_.tlb.tag_checked), b_.CreateAnd(linear, ~0xfffull));
+    ok = b_.CreateAnd(ok, b_.CreateICmpNE(load_at(i8_, entry, layout_.tlb.exec_checked), b_.getInt8(0)));
+    llvm::Value* phys_page = b_.CreateAnd(load_at(i64_, next, layout_.block_phys_pc), ~0xfffull);
+    return b_.CreateAnd(ok, b_.CreateICmpEQ(load_at(i64_, entry, layout_.tlb.phys_page), phys_page));
   }
   void tail_call(llvm::Value* entry) {
     llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
@@ -583,6 +584,10 @@ class Lowering {
     return call;
   }
 
+  llvm::CallInst* call_helper(const Op& op) {
+    auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
+    return b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)), {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
+  }
   llvm::Value* call_load(const Op& op) {
     auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_}, false);
     return b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_load)),
@@ -604,36 +609,20 @@ class Lowering {
     llvm::BasicBlock* join;
   };
   Access tlb_lookup(const Op& op, bool write) {
+    TlbProbe probe = probe_tlb(t(op.a), op.seg, op.size, write);
     Access x;
     x.offset = t(op.a);
-    llvm::Value* linear = x.offset;
-    if (op.seg >= FS) linear = b_.CreateAdd(linear, load_cpu(i64_, op.seg == FS ? layout_.seg_base_fs : layout_.seg_base_gs));
-    llvm::Value* page = b_.CreateAnd(linear, ~0xfffull);
-    llvm::Value* index = b_.CreateAnd(b_.CreateLShr(linear, 12), SoftMmu::kTlbSize - 1);
-    const size_t table = layout_.mmu + layout_.tlb.table[user_ ? 1 : 0];
-    llvm::Value* entry = b_.CreateInBoundsGEP(i8_, field(table), b_.CreateMul(index, b_.getInt64(layout_.tlb.entry_bytes)));  // a shift: 64-byte entries
-    llvm::LoadInst* tag = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i8_, entry, write ? layout_.tlb.tag_write : layout_.tlb.tag_read));
-    tag->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
-    llvm::Value* hit = b_.CreateICmpEQ(tag, page);
-    llvm::Value* in_page = b_.CreateAnd(linear, 0xfff);
-    if (op.size > 1) hit = b_.CreateAnd(hit, b_.CreateICmpULE(in_page, b_.getInt64(4096 - op.size)));
-    hit = b_.CreateAnd(hit, b_.CreateICmpEQ(load_cpu(i8_, layout_.data_watch), b_.getInt8(0)));
+    x.host = probe.host;
     x.fast = new_block(write ? "store.fast" : "load.fast");
     x.slow = new_block(write ? "store.slow" : "load.slow");
     x.join = new_block(write ? "store.done" : "load.done");
-    b_.CreateCondBr(hit, x.fast, x.slow);
+    b_.CreateCondBr(probe.hit, x.fast, x.slow);
     b_.SetInsertPoint(x.fast);
-    llvm::LoadInst* host = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, entry, layout_.tlb.host));
-    host->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_cpu_);
-    x.host = b_.CreateInBoundsGEP(i8_, host, in_page);
     return x;
   }
   llvm::Value* load_fast(const Op& op) {
     Access x = tlb_lookup(op, false);
-    llvm::Type* type = b_.getIntNTy(8 * op.size);
-    llvm::LoadInst* l = b_.CreateAlignedLoad(type, x.host, llvm::MaybeAlign(1));
-    l->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_mem_);
-    llvm::Value* fast_value = b_.CreateZExt(l, i64_);
+    llvm::Value* fast_value = b_.CreateZExt(load_guest(b_.getIntNTy(8 * op.size), x.host), i64_);
     llvm::BasicBlock* fast_end = b_.GetInsertBlock();
     b_.CreateBr(x.join);
     b_.SetInsertPoint(x.slow);
@@ -649,9 +638,7 @@ class Lowering {
   }
   void store_fast(const Op& op) {
     Access x = tlb_lookup(op, true);
-    llvm::Type* type = b_.getIntNTy(8 * op.size);
-    llvm::StoreInst* s = b_.CreateAlignedStore(b_.CreateTrunc(t(op.b), type), x.host, llvm::MaybeAlign(1));
-    s->setMetadata(llvm::LLVMContext::MD_tbaa, tbaa_mem_);
+    store_guest(b_.CreateTrunc(t(op.b), b_.getIntNTy(8 * op.size)), x.host);
     b_.CreateBr(x.join);
     b_.SetInsertPoint(x.slow);
     mark_instruction(insn_rip_, insn_ - 1);
@@ -662,20 +649,10 @@ class Lowering {
     b_.SetInsertPoint(x.join);
   }
 
-  llvm::LLVMContext& ctx_;
-  llvm::Module& module_;
   const IrBlock& ir_;
   const void* block_;
   const LowerTarget& target_;
-  const JitLayout& layout_;
-  llvm::IRBuilder<> b_;
-  llvm::Type *i1_, *i8_, *i32_, *i64_;
-  llvm::PointerType* ptr_;
-  llvm::MDNode *tbaa_cpu_, *tbaa_mem_;
-  llvm::Function* fn_ = nullptr;
-  llvm::Value* cpu_ = nullptr;
   std::vector<llvm::Value*> temps_;
-  bool code64_ = false, user_ = false;
   bool may_chain_ = false;
   bool asks_for_loop_ = false;              // calls a helper that may set loop_check
   llvm::Value* mmio_at_entry_ = nullptr;    // MMIO count at entry, if a helper may access memory

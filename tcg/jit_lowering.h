@@ -23,10 +23,12 @@ namespace janus::tcg {
 // Byte offsets of what compiled code touches, from the TcgCpu it is passed.
 struct JitLayout {
   size_t gpr, rip, seg_base_fs, seg_base_gs;
+  size_t xmm, cr0, cr4;  // XMM0 and the SSE enable bits (tcg/jit_sse.cpp)
   size_t cc_op, cc_dst, cc_src, cc_src2;
   size_t instructions, stop_block, loop_check, jit_insn, data_watch, chain_budget, jit_last_block;
   size_t mmio_count;  // SoftMmu's count of device accesses
   size_t block_chain, block_jit;  // within a Block: chain[0] and jit
+  size_t block_rip, block_phys_pc, block_linear_pc;  // within a Block: what a link is checked by
   size_t mmu;  // the SoftMmu; its TLB is at mmu + tlb.table[user]
   SoftMmu::TlbLayout tlb;
   // The compiled code of the block a jump from `from` reaches (the run loop's jump cache), or
@@ -48,6 +50,7 @@ struct JitLayout {
 struct LowerTarget {
   const IrBlock& ir;
   uint32_t mode;
+  uint64_t linear_pc;
   const void* block;
   const JitSlot* slot;
   bool tier_up;

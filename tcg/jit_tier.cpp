@@ -308,7 +308,7 @@ void JitTier::compile(std::vector<Job>& jobs) {
   std::vector<std::string> names;
   for (const Job& job : jobs) {
     names.push_back("block" + std::to_string(e.next_name++));
-    lower_block(*module, LowerTarget{job.ir, job.mode, job.block, job.slot.get(), quick}, e.layout, names.back());
+    lower_block(*module, LowerTarget{job.ir, job.mode, job.linear_pc, job.block, job.slot.get(), quick}, e.layout, names.back());
   }
   auto fail = [&](const std::string& why) {
     if (stats_.failed.fetch_add(jobs.size()) == 0)

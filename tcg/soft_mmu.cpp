@@ -37,7 +37,8 @@ void SoftMmu::store_host(uint8_t* p, unsigned size, uint64_t v) {
 SoftMmu::TlbLayout SoftMmu::tlb_layout() const {
   auto at = [this](const void* p) { return size_t(static_cast<const char*>(p) - reinterpret_cast<const char*>(this)); };
   return {{at(&tlb_[0][0]), at(&tlb_[1][0])}, sizeof(TlbEntry), offsetof(TlbEntry, tag_read), offsetof(TlbEntry, tag_write),
-          offsetof(TlbEntry, host)};
+          offsetof(TlbEntry, host),  offsetof(TlbEntry, tag_checked), offsetof(TlbEntry, exec_checked),
+          offsetof(TlbEntry, phys_page)};
 }
 
 SoftMmu::TlbEntry& SoftMmu::lookup(uint64_t linear, bool user) {

@@ -95,6 +95,7 @@ class SoftMmu {
   struct TlbLayout {
     size_t table[2];
     size_t entry_bytes, tag_read, tag_write, host;
+    size_t tag_checked, exec_checked, phys_page;  // code_maps_to's fields
   };
   TlbLayout tlb_layout() const;
 

@@ -107,7 +107,7 @@ Block* TcgVcpu::block_for_pc(bool single, const Block* same_mode) {
     key.mode = same_mode->key.mode;
     const bool code64 = (key.mode & 3) == uint32_t(CodeSize::k64);
     uint64_t linear = code64 ? s.rip : (key.cs_base + s.rip) & 0xffffffffull;
-    if (Block* b = cache_.find_fast(linear, key, ((key.mode >> 6) & 3) == 3)) return b;
+    if (Block* b = cache_.find_fast(linear, key, key.user())) return b;
   }
   BlockMode mode = block_mode_of(s);
   key.cs_base = mode.code == CodeSize::k64 ? 0 : s.seg[CS].base;
@@ -159,8 +159,7 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
     const bool chained_end = prev_end == BlockEnd::kChain0 || prev_end == BlockEnd::kChain1;
     Block* block = nullptr;
     if (prev && !single && chained_end) {
-      block = prev->chain[static_cast<int>(prev_end)];
-      if (block && block->key.rip != s.rip) block = nullptr;
+      block = cache_.linked(*prev, static_cast<unsigned>(prev_end), s.rip, prev->key.user());
     }
     if (!block) {
       try {
@@ -220,8 +219,7 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
         break;
       Block* next = nullptr;
       if (end == BlockEnd::kChain0 || end == BlockEnd::kChain1) {
-        next = block->chain[static_cast<int>(end)];
-        if (next && next->key.rip != s.rip) next = nullptr;
+        next = cache_.linked(*block, static_cast<unsigned>(end), s.rip, block->key.user());
       } else if (end == BlockEnd::kIndirect) {
         next = indirect_target(*block);
       }
@@ -259,7 +257,7 @@ JitEntry TcgVcpu::compiled_successor(void* self, const void* from, uint32_t slot
   Block& prev = *static_cast<Block*>(const_cast<void*>(from));
   Block* next = v.indirect_target(prev);
   if (!next) return nullptr;
-  if (slot < 2) v.cache_.chain(&prev, slot, next);  // only within a page (see BlockCache::chain)
+  v.cache_.chain(&prev, slot, next);  // compiled code follows the link next time
   if (!next->jit) v.install_compiled(*next);
   return next->jit;
 }
@@ -271,7 +269,7 @@ Block* TcgVcpu::indirect_target(const Block& from) {
   key.mode = from.key.mode;
   const bool code64 = (key.mode & 3) == uint32_t(CodeSize::k64);
   const uint64_t linear = code64 ? key.rip : (key.cs_base + key.rip) & 0xffffffffull;
-  return cache_.find_fast(linear, key, ((key.mode >> 6) & 3) == 3);
+  return cache_.find_fast(linear, key, key.user());
 }
 
 }  // namespace janus::tcg

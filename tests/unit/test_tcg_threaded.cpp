@@ -1,9 +1,9 @@
 // The interpreter's block-level rewrites (register forwarding, fused register writes, dead flags,
 // conditions read from the block's own SetFlags, dead values, folded displacements, elided
 // instruction boundaries) must not change what a block computes: random straight-line integer
-// code runs once in whole blocks and once one instruction per block (single-step, where none of
-// the rewrites reach across instructions); registers, flags and memory must agree. The same
-// programs check the LLVM tier's compiled blocks.
+// and SSE code runs once in whole blocks and once one instruction per block (single-step, where
+// none of the rewrites reach across instructions); registers (XMM too), flags and memory must
+// agree. The same programs check the LLVM tier's compiled blocks (and its inline SSE).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -48,7 +48,7 @@ struct Machine {
   TcgAccelerator accel{cpuid};
   std::unique_ptr<Vcpu> vcpu;
 
-  Machine(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data) {
+  Machine(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& xmm, const Bytes& data) {
     accel.map_memory(mem);
     vcpu = accel.create_vcpu(0, VcpuContext{mem, io, irq, cpuid, clock});
     mem.write_phys(kCode, code.data(), code.size());
@@ -62,7 +62,7 @@ struct Machine {
     CpuState s = reset_cpu_state();
     s.cr0 = cr0::PE | cr0::PG | cr0::ET;
     s.cr3 = 0x80000;
-    s.cr4 = cr4::PAE;
+    s.cr4 = cr4::PAE | cr4::OSFXSR;
     s.efer = efer::LME | efer::LMA;
     s.seg[CS] = Segment{0x08, 0, 0xffffffff, 0xa09b, false};
     for (int i : {DS, ES, SS, FS, GS}) s.seg[i] = Segment{0x10, 0, 0xffffffff, 0xc093, false};
@@ -72,6 +72,7 @@ struct Machine {
     s.gpr[RSP] = 0x90000;
     s.gpr[RDI] = kData + 0x80;
     s.rflags = 0x2 | (regs[RSP] & 0x8d5);  // random arithmetic flags in
+    for (unsigned r = 0; r < 16; ++r) std::memcpy(s.fx.xmm[r].data(), xmm.data() + 16 * r, 16);
     vcpu->set_state(s);
   }
 };
@@ -111,8 +112,79 @@ class Generator {
     return kSizes[pick(8)];
   }
 
+  // SSE forms (tcg/jit_sse.cpp inlines most): operands, as ModRM reg / rm.
+  enum Operands : uint8_t {
+    kXX,      // xmm, xmm or memory
+    kXMem,    // xmm, memory only
+    kXG,      // xmm, general register or memory (MOVD/MOVQ 66 0F 6E / 7E)
+    kGX,      // general register, xmm (PMOVMSKB, MOVMSKPS/PD, PEXTRW)
+    kShiftX,  // group 71/72/73: /n on an xmm, imm8
+  };
+  struct SseForm {
+    uint8_t prefix, opcode;
+    Operands operands;
+    bool aligned;  // a memory operand must be 16-byte aligned
+    bool imm;
+  };
+  static constexpr SseForm kSseForms[] = {
+      {0x66, 0x6f, kXX, true, false}, {0xf3, 0x6f, kXX, false, false}, {0x66, 0x7f, kXX, true, false},
+      {0xf3, 0x7f, kXX, false, false}, {0x00, 0x10, kXX, false, false}, {0x00, 0x11, kXX, false, false},
+      {0x00, 0x28, kXX, true, false},  {0x00, 0x29, kXX, true, false},  {0x66, 0x10, kXX, false, false},
+      {0xf3, 0x10, kXX, false, false}, {0xf3, 0x11, kXX, false, false}, {0xf2, 0x10, kXX, false, false},
+      {0xf2, 0x11, kXX, false, false}, {0x00, 0x12, kXX, false, false}, {0x00, 0x16, kXX, false, false},
+      {0x00, 0x13, kXMem, false, false}, {0x00, 0x17, kXMem, false, false}, {0x66, 0x12, kXMem, false, false},
+      {0x66, 0x13, kXMem, false, false}, {0x66, 0x16, kXMem, false, false}, {0x66, 0x17, kXMem, false, false},
+      {0x66, 0xd6, kXX, false, false}, {0xf3, 0x7e, kXX, false, false}, {0x66, 0x6e, kXG, false, false},
+      {0x66, 0x7e, kXG, false, false}, {0x66, 0x74, kXX, true, false}, {0x66, 0x75, kXX, true, false},
+      {0x66, 0x76, kXX, true, false},  {0x66, 0x64, kXX, true, false},  {0x66, 0x65, kXX, true, false},
+      {0x66, 0x66, kXX, true, false},  {0x66, 0xdb, kXX, true, false},  {0x66, 0xdf, kXX, true, false},
+      {0x66, 0xeb, kXX, true, false},  {0x66, 0xef, kXX, true, false},  {0x66, 0xfc, kXX, true, false},
+      {0x66, 0xfd, kXX, true, false},  {0x66, 0xfe, kXX, true, false},  {0x66, 0xd4, kXX, true, false},
+      {0x66, 0xf8, kXX, true, false},  {0x66, 0xf9, kXX, true, false},  {0x66, 0xfa, kXX, true, false},
+      {0x66, 0xfb, kXX, true, false},  {0x66, 0xd8, kXX, true, false},  {0x66, 0xd9, kXX, true, false},
+      {0x66, 0xdc, kXX, true, false},  {0x66, 0xdd, kXX, true, false},  {0x66, 0xe8, kXX, true, false},
+      {0x66, 0xe9, kXX, true, false},  {0x66, 0xec, kXX, true, false},  {0x66, 0xed, kXX, true, false},
+      {0x66, 0xda, kXX, true, false},  {0x66, 0xde, kXX, true, false},  {0x66, 0xea, kXX, true, false},
+      {0x66, 0xee, kXX, true, false},  {0x66, 0xd5, kXX, true, false},  {0x66, 0xe0, kXX, true, false},
+      {0x66, 0xe3, kXX, true, false},  {0x66, 0x60, kXX, true, false},  {0x66, 0x61, kXX, true, false},
+      {0x66, 0x62, kXX, true, false},  {0x66, 0x68, kXX, true, false},  {0x66, 0x69, kXX, true, false},
+      {0x66, 0x6a, kXX, true, false},  {0x66, 0x6c, kXX, true, false},  {0x66, 0x6d, kXX, true, false},
+      {0x00, 0x54, kXX, true, false},  {0x00, 0x55, kXX, true, false},  {0x00, 0x56, kXX, true, false},
+      {0x00, 0x57, kXX, true, false},  {0x66, 0x57, kXX, true, false},  {0x00, 0x14, kXX, true, false},
+      {0x00, 0x15, kXX, true, false},  {0x66, 0x14, kXX, true, false},  {0x66, 0x15, kXX, true, false},
+      {0x66, 0x70, kXX, true, true},   {0xf3, 0x70, kXX, true, true},   {0xf2, 0x70, kXX, true, true},
+      {0x00, 0xc6, kXX, true, true},   {0x66, 0xc6, kXX, true, true},   {0x66, 0xd7, kGX, false, false},
+      {0x00, 0x50, kGX, false, false}, {0x66, 0x50, kGX, false, false}, {0x66, 0xc5, kGX, false, true},
+      {0x66, 0x71, kShiftX, false, true}, {0x66, 0x72, kShiftX, false, true}, {0x66, 0x73, kShiftX, false, true},
+  };
+
+  void sse(Bytes& b) {
+    const SseForm& f = kSseForms[pick(sizeof kSseForms / sizeof kSseForms[0])];
+    unsigned r = pick(16), rm = pick(16);
+    bool mem = f.operands == kXMem || ((f.operands == kXX || f.operands == kXG) && pick(3) == 0);
+    bool wide = f.operands == kXG && pick(2);
+    if (f.operands == kGX) r = reg();
+    if (f.operands == kXG && !mem) rm = reg();
+    if (f.operands == kShiftX) {  // /2 /4 /6 (and /3 /7 for 73): the register is ModRM.rm
+      static constexpr unsigned kShifts[] = {2, 4, 6, 2, 3, 6, 7};
+      r = f.opcode == 0x73 ? kShifts[3 + pick(4)] : kShifts[pick(3)];
+      if (f.opcode == 0x72 && r == 6 && pick(2)) r = 4;
+    }
+    if (f.prefix) b.push_back(f.prefix);
+    uint8_t rex = 0x40 | (wide ? 8 : 0) | ((r & 8) ? 4 : 0) | (!mem && (rm & 8) ? 1 : 0);
+    if (rex != 0x40) b.push_back(rex);
+    b.insert(b.end(), {0x0f, f.opcode});
+    if (mem) {  // [rdi + disp8], 16-byte aligned when the form needs it
+      b.push_back(uint8_t(0x40 | ((r & 7) << 3) | 7));
+      b.push_back(uint8_t(f.aligned ? int(pick(8)) * 16 - 64 : disp()));
+    } else {
+      modrm_reg(b, r, rm);
+    }
+    if (f.imm) b.push_back(uint8_t(f.operands == kShiftX && pick(2) ? pick(80) : rng_()));
+  }
+
   void insn(Bytes& b) {
-    unsigned kind = pick(22), sz = size(), r = reg(), rm = reg();
+    unsigned kind = pick(26), sz = size(), r = reg(), rm = reg();
     unsigned w = sz == 1 ? 0 : 1;
     switch (kind) {
       case 0: case 1: case 2:  // ALU r/m, r (reg or memory)
@@ -216,6 +288,9 @@ class Generator {
         modrm_mem(b, pick(8));
         b.push_back(uint8_t(rng_()));
         break;
+      case 22: case 23: case 24: case 25:
+        sse(b);
+        break;
       default: {  // SHL/SHR/SAR [mem] by imm8 / CL
         static constexpr unsigned kOps[] = {4, 5, 7};
         bool imm = pick(2);
@@ -238,22 +313,30 @@ struct Result {
 
 enum class Mode { kWhole, kSingle, kCompiled };
 
+// A program and what it starts with: general registers, XMM registers (16 x 16 bytes), data.
+struct Case {
+  Bytes code, data;
+  std::vector<uint64_t> regs;
+  Bytes xmm = Bytes(256);
+};
+
 // Runs the program to its HLT. kCompiled: the LLVM tier compiles every block on its first run
 // (on this thread), then the program runs again from the start in compiled code.
 // A machine whose LLVM tier compiles every block after one run and optimises it after two
 // compiled runs, on this thread, verifying each function (the tier reads this at creation).
-std::unique_ptr<Machine> machine(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, bool compiled) {
+std::unique_ptr<Machine> machine(const Case& c, bool compiled) {
   static const char* const kJitSettings[][2] = {
       {"JANUS_JIT_THRESHOLD", "1"}, {"JANUS_JIT_TIERUP", "2"}, {"JANUS_JIT_SYNC", "1"}, {"JANUS_JIT_VERIFY", "1"}};
   if (compiled)
     for (auto& [name, value] : kJitSettings) setenv(name, value, 1);
-  auto m = std::make_unique<Machine>(code, regs, data);
+  auto m = std::make_unique<Machine>(c.code, c.regs, c.xmm, c.data);
   for (auto& [name, value] : kJitSettings) unsetenv(name);
   return m;
 }
 
-Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& data, Mode mode) {
-  std::unique_ptr<Machine> owner = machine(code, regs, data, mode == Mode::kCompiled);
+Result run(const Case& c, Mode mode) {
+  const Bytes& data = c.data;
+  std::unique_ptr<Machine> owner = machine(c, mode == Mode::kCompiled);
   Machine& m = *owner;
   const CpuState start = m.vcpu->get_state();
   m.vcpu->set_single_step(mode == Mode::kSingle);
@@ -284,22 +367,20 @@ Result run(const Bytes& code, const std::vector<uint64_t>& regs, const Bytes& da
 
 void expect_same(const Bytes& code, const Result& a, const Result& b, uint32_t seed) {
   for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(a.s.gpr[r], b.s.gpr[r]) << "seed " << seed << " gpr " << r;
+  for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(a.s.fx.xmm[r], b.s.fx.xmm[r]) << "seed " << seed << " xmm " << r;
   ASSERT_EQ(a.s.rflags & 0x8d5, b.s.rflags & 0x8d5) << "seed " << seed;
   ASSERT_EQ(a.s.rip, b.s.rip) << "seed " << seed;
   ASSERT_EQ(a.s.rip, kCode + code.size()) << "seed " << seed << ": the program must run to its HLT";
   ASSERT_EQ(a.data, b.data) << "seed " << seed;
 }
 
-struct Case {
-  Bytes code, data;
-  std::vector<uint64_t> regs;
-};
 Case make_case(uint32_t seed) {
   Generator g(seed);
   std::mt19937_64 rng(seed * 7919u);
   Case c{g.program(12 + seed % 40), Bytes(256), std::vector<uint64_t>(16)};
   for (auto& r : c.regs) r = rng() >> (rng() % 64);
   for (auto& d : c.data) d = uint8_t(rng());
+  for (auto& x : c.xmm) x = uint8_t(rng() % 3 == 0 ? 0 : rng());  // equal bytes now and then (PCMPEQ)
   return c;
 }
 
@@ -308,7 +389,7 @@ Case make_case(uint32_t seed) {
 TEST(TcgThreaded, WholeBlocksAgreeWithSingleInstructions) {
   for (uint32_t seed = 1; seed <= 400; ++seed) {
     Case c = make_case(seed);
-    expect_same(c.code, run(c.code, c.regs, c.data, Mode::kWhole), run(c.code, c.regs, c.data, Mode::kSingle), seed);
+    expect_same(c.code, run(c, Mode::kWhole), run(c, Mode::kSingle), seed);
   }
 }
 
@@ -317,7 +398,7 @@ TEST(TcgThreaded, WholeBlocksAgreeWithSingleInstructions) {
 TEST(TcgThreaded, CompiledBlocksAgreeWithSingleInstructions) {
   for (uint32_t seed = 1; seed <= 300; ++seed) {
     Case c = make_case(seed);
-    expect_same(c.code, run(c.code, c.regs, c.data, Mode::kCompiled), run(c.code, c.regs, c.data, Mode::kSingle), seed);
+    expect_same(c.code, run(c, Mode::kCompiled), run(c, Mode::kSingle), seed);
   }
 }
 
@@ -341,9 +422,10 @@ TEST(TcgThreaded, CompiledLoopSeesItsOwnCodeChange) {
   // One run: with every block compiled after its first run and optimised after two compiled
   // runs, the rewrite happens in optimised code. (run() would repeat the program, whose code
   // it cannot restore behind the software CPU's back.)
-  Result interpreted = run(code, regs, Bytes(16), Mode::kWhole);
+  const Case loop{code, Bytes(16), regs};
+  Result interpreted = run(loop, Mode::kWhole);
   EXPECT_EQ(interpreted.s.gpr[RBX], 2900u * 1 + 100u * 2);
-  std::unique_ptr<Machine> owner = machine(code, regs, Bytes(16), true);
+  std::unique_ptr<Machine> owner = machine(loop, true);
   Machine& m = *owner;
   for (int i = 0; i < 1000; ++i)
     if (m.vcpu->run(kNever).reason == VcpuExit::Reason::kHalted) break;
@@ -354,4 +436,42 @@ TEST(TcgThreaded, CompiledLoopSeesItsOwnCodeChange) {
   EXPECT_GT(st.compiled_instructions, 2000u * 5) << "the loop must have run compiled";
   EXPECT_GT(st.blocks_optimised, 0u);
   EXPECT_GE(st.blocks_invalidated, 1u);
+}
+
+// Links between compiled blocks on different pages hold only while the page is mapped where the
+// target was translated from: a loop calls a function on another page, which the guest remaps
+// (page table store and INVLPG) to other code part way through. The call's link (and the
+// return's) must not run the old code afterwards.
+TEST(TcgThreaded, CompiledLinkFollowsRemappedPage) {
+  const Bytes code = {
+      0xb9, 0xb8, 0x0b, 0x00, 0x00,                                      // mov ecx, 3000
+      0xe8, 0xf6, 0xff, 0x0f, 0x00,                                      // loop: call 0x200000
+      0x01, 0xc3,                                                        // add ebx, eax
+      0x83, 0xf9, 0x64,                                                  // cmp ecx, 100
+      0x75, 0x14,                                                        // jne skip
+      0x48, 0xc7, 0x04, 0x25, 0x00, 0x40, 0x08, 0x00, 0x07, 0x10, 0x40, 0x00,  // mov qword [0x84000], 0x401007
+      0x0f, 0x01, 0x3c, 0x25, 0x00, 0x00, 0x20, 0x00,                    // invlpg [0x200000]
+      0xff, 0xc9,                                                        // skip: dec ecx
+      0x75, 0xdc,                                                        // jnz loop
+      0xf4,                                                              // hlt
+  };
+  constexpr uint64_t kPageTable = 0x84000, kOld = 0x400000, kNew = 0x401000;
+  const Bytes old_function = {0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3};  // mov eax, 1; ret
+  const Bytes new_function = {0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3};  // mov eax, 2; ret
+  for (bool compiled : {false, true}) {
+    std::unique_ptr<Machine> owner = machine(Case{code, Bytes(16), std::vector<uint64_t>(16, 0)}, compiled);
+    Machine& m = *owner;
+    // 2-4 MiB in 4 KiB pages, identity-mapped except 0x200000 -> kOld.
+    m.mem.store<uint64_t>(0x82008, kPageTable | 7);
+    for (uint64_t i = 0; i < 512; ++i) m.mem.store<uint64_t>(kPageTable + 8 * i, (0x200000 + (i << 12)) | 7);
+    m.mem.store<uint64_t>(kPageTable, kOld | 7);
+    m.mem.write_phys(kOld, old_function.data(), old_function.size());
+    m.mem.write_phys(kNew, new_function.data(), new_function.size());
+    for (int i = 0; i < 100000; ++i)
+      if (m.vcpu->run(kNever).reason == VcpuExit::Reason::kHalted) break;
+    const CpuState s = m.vcpu->get_state();
+    EXPECT_EQ(s.rip, kCode + code.size());
+    EXPECT_EQ(s.gpr[RBX], 2901u * 1 + 99u * 2) << (compiled ? "compiled" : "interpreted");
+    if (compiled) EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->compiled_instructions, 2000u * 5) << "the loop must have run compiled";
+  }
 }
