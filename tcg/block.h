@@ -36,6 +36,8 @@ struct JitCode {
 };
 // A compiled block: same contract as Interpreter::execute (returns a BlockEnd), except that guest
 // faults propagate as GuestFault with RIP and TcgCpu::jit_insn naming the faulting instruction.
+// Its calling convention is LLVM's preserve_none: only compiled code and JitTier's entry
+// trampoline call it, never C++ directly.
 using JitEntry = int (*)(TcgCpu* cpu);
 // Where the LLVM tier's compile thread leaves a block's code: `code` is set before `entry` is
 // published. Shared by the block and the compile job, so either may go first.

@@ -54,6 +54,7 @@ void debug_registers_changed(TcgCpu& cpu) {
     if (enabled(cpu.s, n) && (rw == kRwWrite || rw == kRwReadWrite)) watch = true;
   }
   cpu.data_watch = watch;
+  cpu.mmu.set_fast_data(!watch);
 }
 
 void note_data_access(TcgCpu& cpu, uint64_t linear, unsigned size, bool write) {

@@ -57,10 +57,11 @@ JitEmitter::TlbProbe JitEmitter::probe_tlb(llvm::Value* offset, unsigned seg, un
   const size_t table = layout_.mmu + layout_.tlb.table[user_ ? 1 : 0];
   // A shift: the entries are 64 bytes.
   llvm::Value* entry = b_.CreateInBoundsGEP(i8_, field(table), b_.CreateMul(index, b_.getInt64(layout_.tlb.entry_bytes)));
-  p.hit = b_.CreateICmpEQ(load_at(i64_, entry, write ? layout_.tlb.tag_write : layout_.tlb.tag_read), page);
+  // The tag is compared with the page of the last byte: an access that crosses into the next
+  // page misses. (Armed data breakpoints leave no fast tags: SoftMmu::set_fast_data.)
+  llvm::Value* last_page = size > 1 ? b_.CreateAnd(b_.CreateAdd(p.linear, b_.getInt64(size - 1)), ~0xfffull) : page;
+  p.hit = b_.CreateICmpEQ(load_at(i64_, entry, write ? layout_.tlb.tag_write : layout_.tlb.tag_read), last_page);
   llvm::Value* in_page = b_.CreateAnd(p.linear, 0xfff);
-  if (size > 1) p.hit = b_.CreateAnd(p.hit, b_.CreateICmpULE(in_page, b_.getInt64(4096 - size)));
-  p.hit = b_.CreateAnd(p.hit, b_.CreateICmpEQ(load_cpu(i8_, layout_.data_watch), b_.getInt8(0)));
   p.host = b_.CreateInBoundsGEP(i8_, load_at(ptr_, entry, layout_.tlb.host), in_page);
   return p;
 }

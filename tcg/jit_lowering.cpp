@@ -39,7 +39,6 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.loop_check = at(&cpu.loop_check);
   l.mmio_count = at(cpu.mmu.mmio_counter());
   l.jit_insn = at(&cpu.jit_insn);
-  l.data_watch = at(&cpu.data_watch);
   l.chain_budget = at(&cpu.chain_budget);
   l.jit_last_block = at(&cpu.jit_last_block);
   static const Block sample;
@@ -84,13 +83,15 @@ class Lowering : JitEmitter {
     auto* type = llvm::FunctionType::get(i32_, {ptr_}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
     fn_->setUWTableKind(llvm::UWTableKind::Async);  // GuestFault unwinds through it
+    // No callee-saved registers: entering, chaining and leaving save and restore nothing (the
+    // entry trampoline, tcg/jit_tier.cpp, saves the run loop's registers once).
+    fn_->setCallingConv(llvm::CallingConv::PreserveNone);
     cpu_ = fn_->getArg(0);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
     // Allocas in the entry block (mem2reg promotes only those; elsewhere they are dynamic).
     slow_taken_ = b_.CreateAlloca(i1_);
     code_written_ = b_.CreateAlloca(i1_);
     if (target_.tier_up && layout_.tier_up) tier_up_prologue();
-    store_cpu(address_of(const_cast<void*>(block_)), layout_.jit_last_block);
     // A block that calls no helper may jump straight on to its successor's compiled code,
     // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
     may_chain_ = true;
@@ -239,14 +240,14 @@ class Lowering : JitEmitter {
           break;
         case Opc::kExit:
           retire(total_);
-          b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+          leave(BlockEnd::kUnchained);
           terminated = true;
           break;
       }
     }
     if (!terminated) {  // the translator always ends a block with a terminator; guard anyway
       retire(total_);
-      b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+      leave(BlockEnd::kUnchained);
     }
     return fn_;
   }
@@ -295,7 +296,7 @@ class Lowering : JitEmitter {
     store_cpu(b_.getInt8(0), layout_.stop_block);
     store_cpu(b_.getInt64(rip), layout_.rip);
     retire(index);
-    b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+    leave(BlockEnd::kUnchained);
     b_.SetInsertPoint(go);
   }
 
@@ -332,9 +333,9 @@ class Lowering : JitEmitter {
   // time). Otherwise back to the run loop with the BlockEnd.
   void jump_on(unsigned slot, std::optional<uint64_t> target_rip = std::nullopt) {
     static constexpr BlockEnd kEnds[] = {BlockEnd::kChain0, BlockEnd::kChain1, BlockEnd::kIndirect};
-    llvm::Value* done = b_.getInt32(int(kEnds[slot]));
+    const BlockEnd done = kEnds[slot];
     if (!may_chain_ || !layout_.successor) {
-      b_.CreateRet(done);
+      leave(done);
       return;
     }
     llvm::BasicBlock* back = new_block("to.loop");
@@ -375,7 +376,13 @@ class Lowering : JitEmitter {
     store_cpu(budget, layout_.chain_budget);
     tail_call(found_entry);
     b_.SetInsertPoint(back);
-    b_.CreateRet(done);
+    leave(done);
+  }
+  // Back to the run loop, which learns here which block ended the chain (after a fault,
+  // JitTier::execute names the block it entered).
+  void leave(BlockEnd end) {
+    store_cpu(address_of(const_cast<void*>(block_)), layout_.jit_last_block);
+    b_.CreateRet(b_.getInt32(int(end)));
   }
   // SoftMmu::code_maps_to for a linked block: its page is mapped, executable, to its physical page.
   llvm::Value* still_mapped(llvm::Value* next) {
@@ -390,6 +397,7 @@ class Lowering : JitEmitter {
   }
   void tail_call(llvm::Value* entry) {
     llvm::CallInst* call = b_.CreateCall(fn_->getFunctionType(), entry, {cpu_});
+    call->setCallingConv(llvm::CallingConv::PreserveNone);
     call->setTailCallKind(llvm::CallInst::TCK_MustTail);
     b_.CreateRet(call);
   }

@@ -3,6 +3,7 @@
 #include <llvm/Analysis/CGSCCPassManager.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/PassManager.h>
@@ -178,6 +179,29 @@ struct JitTier::Job {
   int level = kQuick;
 };
 
+// The way in from C++: int enter(TcgCpu*, JitEntry) calls the block with compiled code's calling
+// convention (preserve_none), saving the caller's registers here, once per entry from the run loop.
+// It has unwind tables, so GuestFault passes through it to JitTier::execute.
+static llvm::Expected<int (*)(TcgCpu*, JitEntry)> compile_trampoline(llvm::orc::LLJIT& jit) {
+  auto context = std::make_unique<llvm::LLVMContext>();
+  auto module = std::make_unique<llvm::Module>("janus_enter", *context);
+  module->setDataLayout(jit.getDataLayout());
+  llvm::IRBuilder<> b(*context);
+  llvm::Type* i32 = b.getInt32Ty();
+  llvm::PointerType* ptr = b.getPtrTy();
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(i32, {ptr, ptr}, false), llvm::Function::ExternalLinkage,
+                                    "janus_enter", *module);
+  fn->setUWTableKind(llvm::UWTableKind::Async);
+  b.SetInsertPoint(llvm::BasicBlock::Create(*context, "entry", fn));
+  llvm::CallInst* call = b.CreateCall(llvm::FunctionType::get(i32, {ptr}, false), fn->getArg(1), {fn->getArg(0)});
+  call->setCallingConv(llvm::CallingConv::PreserveNone);
+  b.CreateRet(call);
+  if (llvm::Error err = jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) return std::move(err);
+  auto address = jit.lookup("janus_enter");
+  if (!address) return address.takeError();
+  return address->toPtr<int (*)(TcgCpu*, JitEntry)>();
+}
+
 std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context) {
   const uint32_t threshold = env_count("JANUS_JIT_THRESHOLD", kDefaultThreshold);
   if (threshold == 0) return nullptr;
@@ -212,8 +236,14 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   engine->verify = env_count("JANUS_JIT_VERIFY", 0) != 0;
   engine->perf_map = env_count("JANUS_JIT_PERFMAP", 0) != 0;
   engine->dump = env_count("JANUS_JIT_DUMP", 0) != 0;
+  auto enter = compile_trampoline(*engine->levels[kQuick]->jit);
+  if (!enter) {
+    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(enter.takeError()).c_str());
+    return nullptr;
+  }
   const bool sync = env_count("JANUS_JIT_SYNC", 0) != 0;
   auto tier = std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync, cpu.ctx.clock));
+  tier->enter_ = *enter;
   if (tier_up_runs) {
     JitLayout& l = tier->engine_->layout;
     l.tier_up = [](void* self, const void* block) { static_cast<JitTier*>(self)->tier_up(*static_cast<const Block*>(block)); };
@@ -344,14 +374,15 @@ void JitTier::compile(std::vector<Job>& jobs) {
   stats_.codegen_ns += ns(end - codegen_start);
 }
 
-BlockEnd JitTier::execute(TcgCpu& cpu, const Block& block) {
+BlockEnd JitTier::execute(TcgCpu& cpu, const Block& block) const {
   cpu.stop_block = false;
   try {
-    return BlockEnd(block.jit(&cpu));
+    return BlockEnd(enter_(&cpu, block.jit));
   } catch (const GuestFault& f) {
     // The compiled code set RIP and jit_insn to the faulting instruction before the access or
     // helper; nothing of that instruction was committed.
     cpu.stats.instructions += cpu.jit_insn;
+    cpu.jit_last_block = &block;  // the run loop's block: the chain went no further
     ++cpu.stats.exceptions;
     deliver_fault(cpu, f);
     return BlockEnd::kUnchained;

@@ -45,7 +45,7 @@ class JitTier {
     if (block.runs < threshold_ && ++block.runs == threshold_) request(block);
   }
   // Runs a compiled block; delivers a guest fault as the interpreter does.
-  static BlockEnd execute(TcgCpu& cpu, const Block& block);
+  BlockEnd execute(TcgCpu& cpu, const Block& block) const;
 
   const JitStats& stats() const { return stats_; }
 
@@ -62,6 +62,7 @@ class JitTier {
   void compile(std::vector<Job>& jobs);
 
   std::unique_ptr<Engine> engine_;
+  int (*enter_)(TcgCpu*, JitEntry) = nullptr;  // the entry trampoline (compiled code's convention)
   uint32_t threshold_;
   bool sync_;
   const Clock& clock_;  // the machine's: synchronous compiles are skipped in guest time

@@ -104,8 +104,8 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   // No fast tag for a non-canonical page: a fast hit then proves the address canonical.
   if (e.host && is_canonical(page)) {
     if (kind == AccessKind::kExecute) e.tag_exec = page;
-    else e.tag_read = page;
-    if (writable_now && !e.readonly && !(observer_ && observer_->is_code_page(phys_page))) e.tag_write = page;
+    else if (fast_data_) e.tag_read = page;
+    if (fast_data_ && writable_now && !e.readonly && !(observer_ && observer_->is_code_page(phys_page))) e.tag_write = page;
   }
   return phys;
 }
@@ -127,7 +127,7 @@ void SoftMmu::write_page(uint64_t linear, unsigned size, uint64_t value, bool us
   // The page may have stopped holding code (its blocks died): give it back its fast write tag.
   TlbEntry& f = entry(linear, user);
   const uint64_t page = linear & ~0xfffull;
-  if (f.tag_checked == page && f.write_checked && f.host && !f.readonly && f.tag_write != page && is_canonical(page) &&
+  if (fast_data_ && f.tag_checked == page && f.write_checked && f.host && !f.readonly && f.tag_write != page && is_canonical(page) &&
       !(observer_ && observer_->is_code_page(f.phys_page)))
     f.tag_write = page;
 }

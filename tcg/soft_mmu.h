@@ -45,7 +45,8 @@ class SoftMmu {
     write_slow(linear, size, value, user);
   }
   // The TLB hit path alone: the host address of [linear, linear+size) when one fast entry covers
-  // it, else null (the caller takes its checked slow path). A hit implies a canonical page.
+  // it, else null (the caller takes its checked slow path). A hit implies a canonical page (and
+  // no armed data breakpoint: set_fast_data).
   uint8_t* read_ptr(uint64_t linear, unsigned size, bool user) const {
     const TlbEntry& e = tlb_[user][(linear >> 12) & (kTlbSize - 1)];
     if (e.tag_read == (linear & ~0xfffull) && (linear & 0xfff) <= 4096 - size) return e.host + (linear & 0xfff);
@@ -84,6 +85,14 @@ class SoftMmu {
   void flush_page(uint64_t linear);
   // Removes fast-write tags that point at `phys_page` (it now holds translated code).
   void protect_code_page(uint64_t phys_page);
+
+  // Off while data breakpoints are armed: no fast read/write tags, so every data access (the
+  // interpreter's, compiled code's) takes the checked path that reports it.
+  void set_fast_data(bool on) {
+    if (fast_data_ == on) return;
+    fast_data_ = on;
+    if (!on) flush_all();
+  }
 
   uint64_t misses() const { return misses_; }
   // Device (MMIO) accesses so far: one may have raised an interrupt (the run loop looks then).
@@ -143,6 +152,7 @@ class SoftMmu {
   uint64_t misses_ = 0;
   uint64_t mmio_accesses_ = 0;
   bool has_large_pages_ = false;
+  bool fast_data_ = true;
 };
 
 }  // namespace janus::tcg

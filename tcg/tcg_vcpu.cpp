@@ -234,7 +234,7 @@ BlockEnd TcgVcpu::execute(Block& block) {
   if (block.jit || install_compiled(block)) {
     ++cpu_.stats.compiled_runs;
     const uint64_t before = cpu_.stats.instructions;
-    BlockEnd end = JitTier::execute(cpu_, block);
+    BlockEnd end = jit_->execute(cpu_, block);
     cpu_.stats.compiled_instructions += cpu_.stats.instructions - before;
     return end;
   }
