@@ -68,7 +68,7 @@ class BlockCache final : public CodeWriteObserver {
   static size_t jump_index(uint64_t pc) { return (pc ^ (pc >> 12)) & (kJumpCacheSize - 1); }
   void invalidate(Block* b);
 
-  static constexpr size_t kJumpCacheSize = 4096;
+  static constexpr size_t kJumpCacheSize = 32768;
   SoftMmu& mmu_;
   bool& stop_;
   const Block* running_ = nullptr;

@@ -3,6 +3,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
 
@@ -132,8 +133,8 @@ class Lowering : JitEmitter {
         }
         case Opc::kConst: def(op, b_.getInt64(op.imm)); break;
         case Opc::kGetReg:
-          if (op.imm >= 16) def(op, b_.CreateAnd(b_.CreateLShr(load_cpu(i64_, gpr(op.imm - 16)), 8), 0xff));
-          else def(op, mask(load_cpu(i64_, gpr(op.imm)), op.size));
+          if (op.imm >= 16) def(op, b_.CreateAnd(b_.CreateLShr(reg_value(unsigned(op.imm - 16)), 8), 0xff));
+          else def(op, mask(reg_value(unsigned(op.imm)), op.size));
           break;
         case Opc::kSetReg: set_reg(op); break;
         case Opc::kAdd: def(op, mask(b_.CreateAdd(t(op.a), t(op.b)), op.size)); break;
@@ -165,10 +166,12 @@ class Lowering : JitEmitter {
           }
           break;
         case Opc::kSetFlags:
-          set_flags(op);
+          pending_flags_ = &op;  // stored when something may read them (flush_state)
           flags_from = int(p);
           break;
         case Opc::kSetFlagsIf: {
+          if (pending_flags_) set_flags(*pending_flags_);  // the flags it may keep
+          pending_flags_ = nullptr;
           llvm::BasicBlock* set = new_block("flags.set");
           llvm::BasicBlock* next = new_block("flags.next");
           b_.CreateCondBr(nonzero(t(op.c)), set, next);
@@ -202,23 +205,27 @@ class Lowering : JitEmitter {
                 }));
             break;
           }
+          flush_state(true);
           llvm::CallInst* call = call_helper(op);
           if (helper_is_pure(op.fn)) {
             make_pure(call);
           } else {
             flags_from = -1;        // it may have changed the flags
+            forget_state();         // or registers
             note_may_write_code();  // or stored into code
           }
           if (op.d != kNoTemp) temps_[op.d] = call;
           break;
         }
         case Opc::kJmp:
+          flush_state(true);
           retire(total_);
           store_cpu(b_.getInt64(op.imm), layout_.rip);
           jump_on(0, op.imm);
           terminated = true;
           break;
         case Opc::kBranch: {
+          flush_state(true);
           retire(total_);
           llvm::Value* taken = nonzero(t(op.a));
           store_cpu(b_.CreateSelect(taken, b_.getInt64(op.imm), b_.getInt64(op.imm2)), layout_.rip);
@@ -233,12 +240,14 @@ class Lowering : JitEmitter {
           break;
         }
         case Opc::kJmpIndirect:
+          flush_state(true);
           retire(total_);
           store_cpu(t(op.a), layout_.rip);
           jump_on(2);
           terminated = true;
           break;
         case Opc::kExit:
+          flush_state(true);
           retire(total_);
           leave(BlockEnd::kUnchained);
           terminated = true;
@@ -246,6 +255,7 @@ class Lowering : JitEmitter {
       }
     }
     if (!terminated) {  // the translator always ends a block with a terminator; guard anyway
+      flush_state(true);
       retire(total_);
       leave(BlockEnd::kUnchained);
     }
@@ -293,6 +303,7 @@ class Lowering : JitEmitter {
     b_.SetInsertPoint(look);
     b_.CreateCondBr(b_.CreateICmpNE(load_cpu(i8_, layout_.stop_block), b_.getInt8(0)), stop, go);
     b_.SetInsertPoint(stop);
+    flush_state(false);
     store_cpu(b_.getInt8(0), layout_.stop_block);
     store_cpu(b_.getInt64(rip), layout_.rip);
     retire(index);
@@ -407,16 +418,44 @@ class Lowering : JitEmitter {
   void set_reg(const Op& op) {
     llvm::Value* v = t(op.a);
     if (op.imm >= 16) {
-      const size_t at = gpr(op.imm - 16);
-      llvm::Value* old = b_.CreateAnd(load_cpu(i64_, at), ~0xff00ull);
-      store_cpu(b_.CreateOr(old, b_.CreateShl(b_.CreateAnd(v, 0xff), 8)), at);
-      return;
+      const unsigned r = unsigned(op.imm - 16);
+      llvm::Value* old = b_.CreateAnd(reg_value(r), ~0xff00ull);
+      return write_reg(r, b_.CreateOr(old, b_.CreateShl(b_.CreateAnd(v, 0xff), 8)));
     }
-    const size_t at = gpr(op.imm);
-    if (op.size >= 8) return store_cpu(v, at);
-    if (op.size == 4) return store_cpu(b_.CreateAnd(v, 0xffffffffull), at);
+    const unsigned r = unsigned(op.imm);
+    if (op.size >= 8) return write_reg(r, v);
+    if (op.size == 4) return write_reg(r, b_.CreateAnd(v, 0xffffffffull));
     const uint64_t m = mask_of(op.size);
-    store_cpu(b_.CreateOr(b_.CreateAnd(load_cpu(i64_, at), ~m), b_.CreateAnd(v, m)), at);
+    write_reg(r, b_.CreateOr(b_.CreateAnd(reg_value(r), ~m), b_.CreateAnd(v, m)));
+  }
+
+  // Guest registers and flags live in SSA values within the block; memory (CpuState, the lazy
+  // flag fields) is brought up to date only where something may look: before a helper or a
+  // slow-path call (which may fault: the fault is delivered from memory), and on the way out.
+  // The fast paths then store nothing in between. flush_state(false) on a side path (a slow
+  // path) leaves the values dirty: the main path has not stored them.
+  llvm::Value* reg_value(unsigned r) {
+    if (!regs_[r]) regs_[r] = load_cpu(i64_, gpr(r));
+    return regs_[r];
+  }
+  void write_reg(unsigned r, llvm::Value* v) {
+    regs_[r] = v;
+    dirty_regs_ |= uint16_t(1u << r);
+  }
+  void flush_state(bool settled) {
+    for (unsigned r = 0; r < 16; ++r)
+      if (dirty_regs_ & (1u << r)) store_cpu(regs_[r], gpr(r));
+    if (pending_flags_) set_flags(*pending_flags_);
+    if (settled) {
+      dirty_regs_ = 0;
+      pending_flags_ = nullptr;
+    }
+  }
+  // After a helper that may have changed registers or flags in memory.
+  void forget_state() {
+    regs_.fill(nullptr);
+    dirty_regs_ = 0;
+    pending_flags_ = nullptr;
   }
 
   llvm::Value* compare(const Op& op) {
@@ -585,6 +624,7 @@ class Lowering : JitEmitter {
     call->addFnAttr(llvm::Attribute::WillReturn);
   }
   llvm::Value* call_pure(void* fn, std::vector<llvm::Value*> args) {
+    flush_state(false);  // pure helpers read the flags (and registers) from memory
     std::vector<llvm::Type*> types;
     for (llvm::Value* a : args) types.push_back(a->getType());
     llvm::CallInst* call = b_.CreateCall(llvm::FunctionType::get(i64_, types, false), address_of(fn), args);
@@ -593,15 +633,18 @@ class Lowering : JitEmitter {
   }
 
   llvm::CallInst* call_helper(const Op& op) {
+    flush_state(false);
     auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
     return b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)), {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
   }
   llvm::Value* call_load(const Op& op) {
+    flush_state(false);  // it may fault
     auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_}, false);
     return b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_load)),
                          {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size)});
   }
   void call_store(const Op& op) {
+    flush_state(false);
     auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, i64_, i64_, i64_, i64_}, false);
     b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_store)),
                   {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size), t(op.b)});
@@ -661,6 +704,9 @@ class Lowering : JitEmitter {
   const void* block_;
   const LowerTarget& target_;
   std::vector<llvm::Value*> temps_;
+  std::array<llvm::Value*, 16> regs_{};  // guest registers as values (null: read from memory)
+  uint16_t dirty_regs_ = 0;              // of them, not stored yet
+  const Op* pending_flags_ = nullptr;    // a SetFlags not stored yet
   bool may_chain_ = false;
   bool asks_for_loop_ = false;              // calls a helper that may set loop_check
   llvm::Value* mmio_at_entry_ = nullptr;    // MMIO count at entry, if a helper may access memory
