@@ -59,11 +59,13 @@ struct alignas(64) Block {
   BlockKey key;
   uint64_t linear_pc = 0;            // CS.base + RIP when translated
   JitEntry jit = nullptr;            // compiled code, once installed from jit_slot
-  // Successor for kJmp / kBranch slot 0, kBranch slot 1, and the last target of the block's
-  // indirect jump (slot 2). A link to another page holds only while the TLB still maps that
-  // page to the block's physical page (BlockCache::linked).
-  std::array<Block*, 3> chain{};
+  // Successor for kJmp / kBranch slot 0, kBranch slot 1, and the last two targets of the
+  // block's indirect jump (slots 2 and 3: a RET from a function called from two places). A link
+  // to another page holds only while the TLB still maps that page to the block's physical page
+  // (BlockCache::linked).
+  std::array<Block*, 4> chain{};
   bool valid = true;
+  uint8_t next_indirect_slot = 2;    // which of slots 2, 3 the next indirect target replaces
   uint32_t runs = 0;                 // interpreted runs (the LLVM tier compiles hot blocks)
   unsigned length = 0;               // bytes of guest code, from key.phys_pc (may run into pages[1])
   std::array<uint64_t, 2> pages{};   // physical pages the code lies on (pages[1] = pages[0] if one)

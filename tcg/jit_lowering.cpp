@@ -359,25 +359,28 @@ class Lowering : JitEmitter {
     llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
     b_.CreateCondBr(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
     b_.SetInsertPoint(go);
-    // The link (BlockCache::linked): the indirect target's RIP must match, and a block on another
-    // page must still be mapped where it was translated from.
-    llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * slot));
-    llvm::BasicBlock* linked = new_block("linked");
-    b_.CreateCondBr(b_.CreateIsNull(next), lookup, linked);
-    b_.SetInsertPoint(linked);
-    llvm::Value* ok = b_.getTrue();
-    if (slot == 2) ok = b_.CreateICmpEQ(load_cpu(i64_, layout_.rip), load_at(i64_, next, layout_.block_rip));
+    // The link (BlockCache::linked): the indirect target's RIP must match (either of two links),
+    // and a block on another page must still be mapped where it was translated from.
     const bool same_page = target_rip && code64_ && ((*target_rip ^ target_.linear_pc) >> 12) == 0;
-    if (!same_page) ok = b_.CreateAnd(ok, still_mapped(next));
-    llvm::Value* entry = load_at(ptr_, next, layout_.block_jit);
-    llvm::BasicBlock* compiled = new_block("compiled");
-    b_.CreateCondBr(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, lookup);
-    b_.SetInsertPoint(compiled);
-    store_cpu(budget, layout_.chain_budget);  // one jump more
-    tail_call(entry);
+    for (unsigned link : slot == 2 ? std::vector<unsigned>{2, 3} : std::vector<unsigned>{slot}) {
+      llvm::BasicBlock* miss = link == 2 ? new_block("other.link") : lookup;
+      llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * link));
+      llvm::BasicBlock* linked = new_block("linked");
+      b_.CreateCondBr(b_.CreateIsNull(next), miss, linked);
+      b_.SetInsertPoint(linked);
+      llvm::Value* ok = b_.getTrue();
+      if (slot == 2) ok = b_.CreateICmpEQ(load_cpu(i64_, layout_.rip), load_at(i64_, next, layout_.block_rip));
+      if (!same_page) ok = b_.CreateAnd(ok, still_mapped(next));
+      llvm::Value* entry = load_at(ptr_, next, layout_.block_jit);
+      llvm::BasicBlock* compiled = new_block("compiled");
+      b_.CreateCondBr(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, miss);
+      b_.SetInsertPoint(compiled);
+      store_cpu(budget, layout_.chain_budget);  // one jump more
+      tail_call(entry);
+      b_.SetInsertPoint(miss);
+    }
 
     // Else the run loop's jump cache, which also links the block for next time.
-    b_.SetInsertPoint(lookup);
     llvm::BasicBlock* found = new_block("found");
     auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_, i32_}, false);
     llvm::Value* found_entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),

@@ -71,7 +71,7 @@ class SseLowering {
       host_ = probe.host;
     }
     llvm::BasicBlock* fast = e_.new_block("sse.fast");
-    llvm::BasicBlock* slow = e_.new_block("sse.helper");
+    llvm::BasicBlock* slow = slow_ = e_.new_block("sse.helper");
     llvm::BasicBlock* join = e_.new_block("sse.done");
     b_.CreateCondBr(ok, fast, slow);
     b_.SetInsertPoint(fast);
@@ -114,8 +114,79 @@ class SseLowering {
         if (in_.mem) e_.store_guest(low, host_);
         return b_.CreateZExt(low, e_.i64_);
       }
+      case SseKind::kCompareFlags: return compare_flags();
+      case SseKind::kFromGpr: from_gpr(gpr); return zero;
+      case SseKind::kToGpr: return to_gpr();
       default: return zero;  // not inlinable (sse_inlinable)
     }
+  }
+
+  // Takes the helper path when `cond` holds (operands the inline code does not handle).
+  void bail_if(llvm::Value* cond) {
+    llvm::BasicBlock* go = e_.new_block("sse.go");
+    b_.CreateCondBr(cond, slow_, go);
+    b_.SetInsertPoint(go);
+  }
+
+  // Scalar floating point without MXCSR: only where the instruction can raise no exception
+  // (so sets no MXCSR flag) and the rounding mode, DAZ and FTZ cannot matter. Everything else
+  // (NaN, denormal, inexact or out-of-range operands) goes to h_sse.
+  bool is_double(HostGprOp g) const {
+    using enum HostGprOp;
+    return g == cvtsi2sd || g == cvtsd2si || g == cvttsd2si || g == comisd || g == ucomisd;
+  }
+  llvm::Type* float_type(bool dbl) { return dbl ? b_.getDoubleTy() : b_.getFloatTy(); }
+  // Zero, a normal number or an infinity: not NaN, not denormal.
+  llvm::Value* ordinary(llvm::Value* bits, bool dbl) {
+    const uint64_t magnitude = dbl ? 0x7fffffffffffffffull : 0x7fffffffull;
+    const uint64_t min_normal = dbl ? 0x0010000000000000ull : 0x00800000ull;
+    const uint64_t infinity = dbl ? 0x7ff0000000000000ull : 0x7f800000ull;
+    llvm::Type* t = bits->getType();
+    llvm::Value* abs = b_.CreateAnd(bits, llvm::ConstantInt::get(t, magnitude));
+    llvm::Value* normal = b_.CreateAnd(b_.CreateICmpUGE(abs, llvm::ConstantInt::get(t, min_normal)),
+                                       b_.CreateICmpULE(abs, llvm::ConstantInt::get(t, infinity)));
+    return b_.CreateOr(b_.CreateICmpEQ(abs, llvm::ConstantInt::get(t, 0)), normal);
+  }
+  llvm::Value* scalar_source(unsigned width) {
+    return in_.mem ? e_.load_guest(b_.getIntNTy(8 * width), host_) : load_lane(in_.rm, 0, width);
+  }
+  // (U)COMISS/SD: EFLAGS ZF, PF, CF. Raises nothing unless an operand is NaN or denormal.
+  llvm::Value* compare_flags() {
+    const bool dbl = is_double(HostGprOp(in_.sub));
+    const unsigned width = dbl ? 8 : 4;
+    llvm::Value* a = load_lane(in_.reg, 0, width);
+    llvm::Value* b = scalar_source(width);
+    bail_if(b_.CreateNot(b_.CreateAnd(ordinary(a, dbl), ordinary(b, dbl))));
+    llvm::Value* fa = b_.CreateBitCast(a, float_type(dbl));
+    llvm::Value* fb = b_.CreateBitCast(b, float_type(dbl));
+    llvm::Value* cf = b_.CreateZExt(b_.CreateFCmpOLT(fa, fb), e_.i64_);
+    llvm::Value* zf = b_.CreateZExt(b_.CreateFCmpOEQ(fa, fb), e_.i64_);
+    return b_.CreateOr(cf, b_.CreateShl(zf, 6));
+  }
+  // CVTSI2SS/SD: exact (so no PE) for integers of at most 24 / 53 significant bits.
+  void from_gpr(llvm::Value* gpr) {
+    const bool dbl = is_double(HostGprOp(in_.sub));
+    llvm::Value* v = in_.mem ? b_.CreateZExt(e_.load_guest(b_.getIntNTy(8 * in_.mem_size), host_), e_.i64_) : gpr;
+    if (!in_.wide) v = b_.CreateSExt(b_.CreateTrunc(v, e_.i32_), e_.i64_);
+    if (!dbl || in_.wide) {
+      const uint64_t limit = dbl ? 1ull << 53 : 1ull << 24;
+      bail_if(b_.CreateICmpUGT(b_.CreateAdd(v, b_.getInt64(limit)), b_.getInt64(2 * limit)));
+    }
+    llvm::Value* f = b_.CreateSIToFP(v, float_type(dbl));
+    store_at(b_.CreateBitCast(f, b_.getIntNTy(dbl ? 64 : 32)), xmm_offset(in_.reg));
+  }
+  // CVT(T)SS2SI, CVT(T)SD2SI: exact (no PE, IE) for integral values in range; then truncation
+  // and rounding agree.
+  llvm::Value* to_gpr() {
+    const bool dbl = is_double(HostGprOp(in_.sub));
+    llvm::Value* f = b_.CreateBitCast(scalar_source(dbl ? 8 : 4), float_type(dbl));
+    const double limit = in_.wide ? 9223372036854775808.0 : 2147483648.0;  // 2^63, 2^31
+    llvm::Value* fabs = b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, f);
+    bail_if(b_.CreateNot(b_.CreateFCmpOLT(fabs, llvm::ConstantFP::get(float_type(dbl), limit))));
+    llvm::Type* it = in_.wide ? e_.i64_ : e_.i32_;
+    llvm::Value* i = b_.CreateFPToSI(f, it);
+    bail_if(b_.CreateFCmpUNE(b_.CreateSIToFP(i, float_type(dbl)), f));
+    return b_.CreateZExt(i, e_.i64_);
   }
 
   // XMM registers in TcgCpu (any alignment: byte offsets into FxState).
@@ -283,6 +354,7 @@ class SseLowering {
   const SseInsn& in_;
   llvm::Type *v16_, *v8_, *v4_, *v2_;
   llvm::Value* host_ = nullptr;  // the memory operand's host address (fast path)
+  llvm::BasicBlock* slow_ = nullptr;  // the h_sse path
 };
 
 }  // namespace
@@ -306,6 +378,7 @@ bool sse_inlinable(const SseInsn& in, bool code64) {
     case SseKind::kByteShift: case SseKind::kExtractWord: case SseKind::kMoveToGpr: return true;
     case SseKind::kMoveMask: return in.sub <= 2;
     case SseKind::kMoveFromGpr: return sized({4, 8});
+    case SseKind::kCompareFlags: case SseKind::kFromGpr: case SseKind::kToGpr: return sized({4, 8});
     default: return false;
   }
 }

@@ -1,10 +1,12 @@
 // The LLVM tier's inline SSE: the instructions string and memory functions run all the time
-// (moves, integer compares and arithmetic, bitwise ops, unpacks, shuffles, PMOVMSKB, MOVD/MOVQ)
+// (moves, integer compares and arithmetic, bitwise ops, unpacks, shuffles, PMOVMSKB, MOVD/MOVQ,
+// and the scalar compares and integer conversions of floating-point code)
 // become vector IR on the XMM registers in TcgCpu, instead of one h_sse call each.
 // The inline code is a fast path only: when SSE is not enabled (CR0.EM/TS, CR4.OSFXSR), the
 // memory operand misses the TLB, crosses a page or breaks the 16-byte alignment rule, the
 // instruction calls h_sse as the interpreter does, which raises the fault.
-// Nothing inlined reads or writes MXCSR (floating-point arithmetic stays with h_sse).
+// Nothing inlined reads or writes MXCSR: scalar conversions and compares are inline only for
+// operands that raise no exception (no flag to set); floating-point arithmetic stays with h_sse.
 #pragma once
 #include <functional>
 

@@ -257,6 +257,10 @@ JitEntry TcgVcpu::compiled_successor(void* self, const void* from, uint32_t slot
   Block& prev = *static_cast<Block*>(const_cast<void*>(from));
   Block* next = v.indirect_target(prev);
   if (!next) return nullptr;
+  if (slot == 2) {  // the older of the two indirect links makes way
+    slot = prev.next_indirect_slot;
+    prev.next_indirect_slot = uint8_t(slot ^ 1);
+  }
   v.cache_.chain(&prev, slot, next);  // compiled code follows the link next time
   if (!next->jit) v.install_compiled(*next);
   return next->jit;

@@ -118,6 +118,7 @@ class Generator {
     kXMem,    // xmm, memory only
     kXG,      // xmm, general register or memory (MOVD/MOVQ 66 0F 6E / 7E)
     kGX,      // general register, xmm (PMOVMSKB, MOVMSKPS/PD, PEXTRW)
+    kGXMem,   // general register, xmm or memory (CVT(T)SD2SI, CVT(T)SS2SI)
     kShiftX,  // group 71/72/73: /n on an xmm, imm8
   };
   struct SseForm {
@@ -156,14 +157,19 @@ class Generator {
       {0x00, 0xc6, kXX, true, true},   {0x66, 0xc6, kXX, true, true},   {0x66, 0xd7, kGX, false, false},
       {0x00, 0x50, kGX, false, false}, {0x66, 0x50, kGX, false, false}, {0x66, 0xc5, kGX, false, true},
       {0x66, 0x71, kShiftX, false, true}, {0x66, 0x72, kShiftX, false, true}, {0x66, 0x73, kShiftX, false, true},
+      // Scalar floating point: compares, conversions from and to integers.
+      {0x66, 0x2e, kXX, false, false}, {0x66, 0x2f, kXX, false, false}, {0x00, 0x2e, kXX, false, false},
+      {0x00, 0x2f, kXX, false, false}, {0xf2, 0x2a, kXG, false, false}, {0xf3, 0x2a, kXG, false, false},
+      {0xf2, 0x2c, kGXMem, false, false}, {0xf2, 0x2d, kGXMem, false, false}, {0xf3, 0x2c, kGXMem, false, false},
+      {0xf3, 0x2d, kGXMem, false, false},
   };
 
   void sse(Bytes& b) {
     const SseForm& f = kSseForms[pick(sizeof kSseForms / sizeof kSseForms[0])];
     unsigned r = pick(16), rm = pick(16);
-    bool mem = f.operands == kXMem || ((f.operands == kXX || f.operands == kXG) && pick(3) == 0);
-    bool wide = f.operands == kXG && pick(2);
-    if (f.operands == kGX) r = reg();
+    bool mem = f.operands == kXMem || ((f.operands == kXX || f.operands == kXG || f.operands == kGXMem) && pick(3) == 0);
+    bool wide = (f.operands == kXG || f.operands == kGXMem) && pick(2);
+    if (f.operands == kGX || f.operands == kGXMem) r = reg();
     if (f.operands == kXG && !mem) rm = reg();
     if (f.operands == kShiftX) {  // /2 /4 /6 (and /3 /7 for 73): the register is ModRM.rm
       static constexpr unsigned kShifts[] = {2, 4, 6, 2, 3, 6, 7};
@@ -368,6 +374,7 @@ Result run(const Case& c, Mode mode) {
 void expect_same(const Bytes& code, const Result& a, const Result& b, uint32_t seed) {
   for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(a.s.gpr[r], b.s.gpr[r]) << "seed " << seed << " gpr " << r;
   for (unsigned r = 0; r < 16; ++r) ASSERT_EQ(a.s.fx.xmm[r], b.s.fx.xmm[r]) << "seed " << seed << " xmm " << r;
+  ASSERT_EQ(a.s.fx.mxcsr, b.s.fx.mxcsr) << "seed " << seed;
   ASSERT_EQ(a.s.rflags & 0x8d5, b.s.rflags & 0x8d5) << "seed " << seed;
   ASSERT_EQ(a.s.rip, b.s.rip) << "seed " << seed;
   ASSERT_EQ(a.s.rip, kCode + code.size()) << "seed " << seed << ": the program must run to its HLT";
@@ -381,6 +388,20 @@ Case make_case(uint32_t seed) {
   for (auto& r : c.regs) r = rng() >> (rng() % 64);
   for (auto& d : c.data) d = uint8_t(rng());
   for (auto& x : c.xmm) x = uint8_t(rng() % 3 == 0 ? 0 : rng());  // equal bytes now and then (PCMPEQ)
+  // Small integers as doubles or floats in some low lanes: exact conversions, ordered compares.
+  for (unsigned r = 0; r < 16; ++r) {
+    const int v = int(rng() % 64) - 32;
+    if (rng() % 2) {
+      const double d = rng() % 4 ? double(v) : double(v) + 0.5;
+      std::memcpy(&c.xmm[16 * r], &d, 8);
+    } else if (rng() % 2) {
+      const float f = float(v);
+      std::memcpy(&c.xmm[16 * r], &f, 4);
+    }
+  }
+  // And in some general registers, small signed integers (exact CVTSI2SS/SD).
+  for (unsigned r = 0; r < 16; ++r)
+    if (rng() % 3 == 0) c.regs[r] = uint64_t(int64_t(rng() % 2000) - 1000);
   return c;
 }
 
