@@ -32,6 +32,7 @@ bool host_op_inline(HostOp op) {
 }
 
 bool shift_op(HostOp op) { return op >= psllw && op <= psrad; }
+bool scalar_add(HostOp op) { return op == addss || op == addsd || op == subss || op == subsd; }
 
 struct MemoryUse {
   unsigned size;
@@ -94,7 +95,10 @@ class SseLowering {
     llvm::Value* zero = b_.getInt64(0);
     switch (in_.kind) {
       case SseKind::kMove: move(); return zero;
-      case SseKind::kHost: set_xmm(in_.reg, host_op(HostOp(in_.sub), xmm(in_.reg), source())); return zero;
+      case SseKind::kHost:
+        if (scalar_add(HostOp(in_.sub))) add_scalar(HostOp(in_.sub));
+        else set_xmm(in_.reg, host_op(HostOp(in_.sub), xmm(in_.reg), source()));
+        return zero;
       case SseKind::kHostImmCount: set_xmm(in_.rm, shift(HostOp(in_.sub), xmm(in_.rm), in_.imm)); return zero;
       case SseKind::kShuffle: set_xmm(in_.reg, shuffle(xmm(in_.reg), source())); return zero;
       case SseKind::kByteShift: set_xmm(in_.rm, byte_shift(xmm(in_.rm))); return zero;
@@ -163,6 +167,35 @@ class SseLowering {
     llvm::Value* zf = b_.CreateZExt(b_.CreateFCmpOEQ(fa, fb), e_.i64_);
     return b_.CreateOr(cf, b_.CreateShl(zf, 6));
   }
+  // ADDSS/SD, SUBSS/SD: exact sums of finite normal numbers whose result is normal raise
+  // nothing and do not depend on the rounding mode; Knuth's two-sum says whether the sum was
+  // exact. (A zero result is left to h_sse: its sign depends on the rounding mode.)
+  void add_scalar(HostOp op) {
+    const bool dbl = op == addsd || op == subsd;
+    const unsigned width = dbl ? 8 : 4;
+    llvm::Value* a = load_lane(in_.reg, 0, width);
+    llvm::Value* b = scalar_source(width);
+    bail_if(b_.CreateNot(b_.CreateAnd(finite(a, dbl), finite(b, dbl))));
+    llvm::Value* fa = b_.CreateBitCast(a, float_type(dbl));
+    llvm::Value* fb = b_.CreateBitCast(b, float_type(dbl));
+    if (op == subss || op == subsd) fb = b_.CreateFNeg(fb);
+    llvm::Value* sum = b_.CreateFAdd(fa, fb);
+    llvm::Value* bb = b_.CreateFSub(sum, fa);
+    llvm::Value* error = b_.CreateFAdd(b_.CreateFSub(fa, b_.CreateFSub(sum, bb)), b_.CreateFSub(fb, bb));
+    llvm::Value* bits = b_.CreateBitCast(sum, b_.getIntNTy(8 * width));
+    llvm::Value* zero = llvm::ConstantFP::get(float_type(dbl), 0.0);
+    bail_if(b_.CreateOr(b_.CreateNot(finite(bits, dbl)), b_.CreateOr(b_.CreateFCmpOEQ(sum, zero), b_.CreateFCmpUNE(error, zero))));
+    store_at(bits, xmm_offset(in_.reg));
+  }
+  // Zero or a normal number: not NaN, infinite or denormal.
+  llvm::Value* finite(llvm::Value* bits, bool dbl) {
+    const uint64_t infinity = dbl ? 0x7ff0000000000000ull : 0x7f800000ull;
+    llvm::Type* t = bits->getType();
+    const uint64_t magnitude = dbl ? 0x7fffffffffffffffull : 0x7fffffffull;
+    llvm::Value* abs = b_.CreateAnd(bits, llvm::ConstantInt::get(t, magnitude));
+    return b_.CreateAnd(ordinary(bits, dbl), b_.CreateICmpNE(abs, llvm::ConstantInt::get(t, infinity)));
+  }
+
   // CVTSI2SS/SD: exact (so no PE) for integers of at most 24 / 53 significant bits.
   void from_gpr(llvm::Value* gpr) {
     const bool dbl = is_double(HostGprOp(in_.sub));
@@ -372,7 +405,7 @@ bool sse_inlinable(const SseInsn& in, bool code64) {
       const SseMove mv = SseMove::unpack(in.sub);
       return mv.store || !in.mem || in.mem_size == mv.width;
     }
-    case SseKind::kHost: return host_op_inline(HostOp(in.sub)) && sized({4, 8, 16});
+    case SseKind::kHost: return (host_op_inline(HostOp(in.sub)) || scalar_add(HostOp(in.sub))) && sized({4, 8, 16});
     case SseKind::kHostImmCount: return shift_op(HostOp(in.sub));
     case SseKind::kShuffle: return sized({4, 8, 16});
     case SseKind::kByteShift: case SseKind::kExtractWord: case SseKind::kMoveToGpr: return true;

@@ -161,7 +161,8 @@ class Generator {
       {0x66, 0x2e, kXX, false, false}, {0x66, 0x2f, kXX, false, false}, {0x00, 0x2e, kXX, false, false},
       {0x00, 0x2f, kXX, false, false}, {0xf2, 0x2a, kXG, false, false}, {0xf3, 0x2a, kXG, false, false},
       {0xf2, 0x2c, kGXMem, false, false}, {0xf2, 0x2d, kGXMem, false, false}, {0xf3, 0x2c, kGXMem, false, false},
-      {0xf3, 0x2d, kGXMem, false, false},
+      {0xf3, 0x2d, kGXMem, false, false}, {0xf2, 0x58, kXX, false, false}, {0xf2, 0x5c, kXX, false, false},
+      {0xf3, 0x58, kXX, false, false}, {0xf3, 0x5c, kXX, false, false},
   };
 
   void sse(Bytes& b) {
