@@ -42,6 +42,7 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.jit_insn = at(&cpu.jit_insn);
   l.chain_budget = at(&cpu.chain_budget);
   l.jit_last_block = at(&cpu.jit_last_block);
+  l.fault_pending = at(&cpu.fault_pending);
   static const Block sample;
   auto in_block = [](const void* p) { return size_t(static_cast<const char*>(p) - reinterpret_cast<const char*>(&sample)); };
   l.block_chain = in_block(&sample.chain[0]);
@@ -60,14 +61,36 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
 namespace {
 
 // What compiled code calls for what it does not inline (plain functions: their addresses are
-// constants in the code). The slow paths may throw GuestFault through the compiled frame.
+// constants in the code). A guest fault never unwinds through compiled code: these catch it and
+// leave it in TcgCpu::pending_fault; the compiled code sees fault_pending and returns.
 uint64_t rt_load(TcgCpu* cpu, uint64_t seg, uint64_t offset, uint64_t size) {
-  if (seg == 0xff) return cpu->mmu.read(offset, unsigned(size), cpu->user_mode());
-  return cpu->load(unsigned(seg), offset, unsigned(size));
+  try {
+    if (seg == 0xff) return cpu->mmu.read(offset, unsigned(size), cpu->user_mode());
+    return cpu->load(unsigned(seg), offset, unsigned(size));
+  } catch (const GuestFault& f) {
+    cpu->pending_fault = f;
+    cpu->fault_pending = true;
+    return 0;
+  }
 }
 void rt_store(TcgCpu* cpu, uint64_t seg, uint64_t offset, uint64_t size, uint64_t value) {
-  if (seg == 0xff) return cpu->mmu.write(offset, unsigned(size), value, cpu->user_mode());
-  cpu->store(unsigned(seg), offset, unsigned(size), value);
+  try {
+    if (seg == 0xff) return cpu->mmu.write(offset, unsigned(size), value, cpu->user_mode());
+    cpu->store(unsigned(seg), offset, unsigned(size), value);
+  } catch (const GuestFault& f) {
+    cpu->pending_fault = f;
+    cpu->fault_pending = true;
+  }
+}
+// A helper that may fault (all but the pure flag helpers).
+uint64_t rt_helper(TcgCpu* cpu, HelperFn fn, uint64_t p, uint64_t a, uint64_t b, uint64_t c) {
+  try {
+    return fn(*cpu, p, a, b, c);
+  } catch (const GuestFault& f) {
+    cpu->pending_fault = f;
+    cpu->fault_pending = true;
+    return 0;
+  }
 }
 uint64_t rt_condition(TcgCpu* cpu, uint64_t cc) { return cpu->cc.condition(unsigned(cc)); }
 uint64_t rt_carry(TcgCpu* cpu) { return cpu->cc.carry(); }
@@ -83,7 +106,7 @@ class Lowering : JitEmitter {
   llvm::Function* lower(const std::string& name) {
     auto* type = llvm::FunctionType::get(i32_, {ptr_}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
-    fn_->setUWTableKind(llvm::UWTableKind::Async);  // GuestFault unwinds through it
+    fn_->addFnAttr(llvm::Attribute::NoUnwind);  // faults come back as fault_pending, not exceptions
     // No callee-saved registers: entering, chaining and leaving save and restore nothing (the
     // entry trampoline, tcg/jit_tier.cpp, saves the run loop's registers once).
     fn_->setCallingConv(llvm::CallingConv::PreserveNone);
@@ -220,30 +243,27 @@ class Lowering : JitEmitter {
         case Opc::kJmp:
           flush_state(true);
           retire(total_);
-          store_cpu(b_.getInt64(op.imm), layout_.rip);
-          jump_on(0, op.imm);
+          jump_on(0, b_.getInt64(op.imm), op.imm);
           terminated = true;
           break;
         case Opc::kBranch: {
           flush_state(true);
           retire(total_);
           llvm::Value* taken = nonzero(t(op.a));
-          store_cpu(b_.CreateSelect(taken, b_.getInt64(op.imm), b_.getInt64(op.imm2)), layout_.rip);
           llvm::BasicBlock* yes = new_block("taken");
           llvm::BasicBlock* no = new_block("not.taken");
           b_.CreateCondBr(taken, yes, no);
           b_.SetInsertPoint(yes);
-          jump_on(0, op.imm);
+          jump_on(0, b_.getInt64(op.imm), op.imm);
           b_.SetInsertPoint(no);
-          jump_on(1, op.imm2);
+          jump_on(1, b_.getInt64(op.imm2), op.imm2);
           terminated = true;
           break;
         }
         case Opc::kJmpIndirect:
           flush_state(true);
           retire(total_);
-          store_cpu(t(op.a), layout_.rip);
-          jump_on(2);
+          jump_on(2, t(op.a));
           terminated = true;
           break;
         case Opc::kExit:
@@ -337,15 +357,18 @@ class Lowering : JitEmitter {
     b_.SetInsertPoint(body);
   }
 
-  // Ends the block with a jump: RIP is stored; `slot` is its chain slot (0, 1) or 2 for an
-  // indirect jump. Goes on to the next block's compiled code when no slow path was taken, the
+  // Ends the block with a jump to `rip` (target_rip when it is a constant); `slot` is its chain
+  // slot (0, 1) or 2 for an indirect jump. Goes on to the next block's compiled code when no slow path was taken, the
   // chain budget lasts and that code is found: through the block's chain link, else through the
   // run loop's jump cache (TcgVcpu::compiled_successor, which also links direct jumps for next
   // time). Otherwise back to the run loop with the BlockEnd.
-  void jump_on(unsigned slot, std::optional<uint64_t> target_rip = std::nullopt) {
+  void jump_on(unsigned slot, llvm::Value* rip, std::optional<uint64_t> target_rip = std::nullopt) {
     static constexpr BlockEnd kEnds[] = {BlockEnd::kChain0, BlockEnd::kChain1, BlockEnd::kIndirect};
     const BlockEnd done = kEnds[slot];
+    // RIP is stored only where the run loop or the jump cache reads it; compiled code going on
+    // to the next block does not (its own faults and helpers store their RIP).
     if (!may_chain_ || !layout_.successor) {
+      store_cpu(rip, layout_.rip);
       leave(done);
       return;
     }
@@ -369,7 +392,7 @@ class Lowering : JitEmitter {
       b_.CreateCondBr(b_.CreateIsNull(next), miss, linked);
       b_.SetInsertPoint(linked);
       llvm::Value* ok = b_.getTrue();
-      if (slot == 2) ok = b_.CreateICmpEQ(load_cpu(i64_, layout_.rip), load_at(i64_, next, layout_.block_rip));
+      if (slot == 2) ok = b_.CreateICmpEQ(rip, load_at(i64_, next, layout_.block_rip));
       if (!same_page) ok = b_.CreateAnd(ok, still_mapped(next));
       llvm::Value* entry = load_at(ptr_, next, layout_.block_jit);
       llvm::BasicBlock* compiled = new_block("compiled");
@@ -381,6 +404,7 @@ class Lowering : JitEmitter {
     }
 
     // Else the run loop's jump cache, which also links the block for next time.
+    store_cpu(rip, layout_.rip);
     llvm::BasicBlock* found = new_block("found");
     auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_, i32_}, false);
     llvm::Value* found_entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),
@@ -390,6 +414,7 @@ class Lowering : JitEmitter {
     store_cpu(budget, layout_.chain_budget);
     tail_call(found_entry);
     b_.SetInsertPoint(back);
+    store_cpu(rip, layout_.rip);
     leave(done);
   }
   // Back to the run loop, which learns here which block ended the chain (after a fault,
@@ -635,22 +660,47 @@ class Lowering : JitEmitter {
     return call;
   }
 
+  // A helper call; one that may fault goes through rt_helper and returns from the block on a fault.
   llvm::CallInst* call_helper(const Op& op) {
     flush_state(false);
-    auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
-    return b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)), {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)});
+    llvm::Value* args[] = {cpu_, b_.getInt64(op.imm2), t(op.a), t(op.b), t(op.c)};
+    if (helper_is_pure(op.fn)) {
+      auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_, i64_}, false);
+      return b_.CreateCall(type, address_of(reinterpret_cast<void*>(op.fn)), args);
+    }
+    auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, i64_, i64_, i64_, i64_}, false);
+    llvm::CallInst* call = b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_helper)),
+                                         {cpu_, address_of(reinterpret_cast<void*>(op.fn)), args[1], args[2], args[3], args[4]});
+    check_fault();
+    return call;
+  }
+  // After a call that may have left a fault: back to JitTier::execute, which delivers it.
+  void check_fault() {
+    if (!fault_exit_) {
+      llvm::BasicBlock* here = b_.GetInsertBlock();
+      fault_exit_ = new_block("fault");
+      b_.SetInsertPoint(fault_exit_);
+      b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+      b_.SetInsertPoint(here);
+    }
+    llvm::BasicBlock* go = new_block("no.fault");
+    b_.CreateCondBr(b_.CreateICmpNE(load_cpu(i8_, layout_.fault_pending), b_.getInt8(0)), fault_exit_, go);
+    b_.SetInsertPoint(go);
   }
   llvm::Value* call_load(const Op& op) {
     flush_state(false);  // it may fault
     auto* type = llvm::FunctionType::get(i64_, {ptr_, i64_, i64_, i64_}, false);
-    return b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_load)),
-                         {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size)});
+    llvm::Value* v = b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_load)),
+                                   {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size)});
+    check_fault();
+    return v;
   }
   void call_store(const Op& op) {
     flush_state(false);
     auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, i64_, i64_, i64_, i64_}, false);
     b_.CreateCall(type, address_of(reinterpret_cast<void*>(&rt_store)),
                   {cpu_, b_.getInt64(op.seg), t(op.a), b_.getInt64(op.size), t(op.b)});
+    check_fault();
   }
 
   // 64-bit code: linear = offset (+ FS/GS base); a TLB hit goes straight to host memory, anything
@@ -683,11 +733,12 @@ class Lowering : JitEmitter {
     mark_instruction(insn_rip_, insn_ - 1);
     note_slow_path();
     llvm::Value* slow_value = call_load(op);
+    llvm::BasicBlock* slow_end = b_.GetInsertBlock();
     b_.CreateBr(x.join);
     b_.SetInsertPoint(x.join);
     llvm::PHINode* v = b_.CreatePHI(i64_, 2);
     v->addIncoming(fast_value, fast_end);
-    v->addIncoming(slow_value, x.slow);
+    v->addIncoming(slow_value, slow_end);
     return v;
   }
   void store_fast(const Op& op) {
@@ -707,6 +758,7 @@ class Lowering : JitEmitter {
   const void* block_;
   const LowerTarget& target_;
   std::vector<llvm::Value*> temps_;
+  llvm::BasicBlock* fault_exit_ = nullptr;  // returns after a fault (check_fault)
   std::array<llvm::Value*, 16> regs_{};  // guest registers as values (null: read from memory)
   uint16_t dirty_regs_ = 0;              // of them, not stored yet
   const Op* pending_flags_ = nullptr;    // a SetFlags not stored yet

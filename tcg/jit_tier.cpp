@@ -3,6 +3,7 @@
 #include <llvm/Analysis/CGSCCPassManager.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -181,7 +182,7 @@ struct JitTier::Job {
 
 // The way in from C++: int enter(TcgCpu*, JitEntry) calls the block with compiled code's calling
 // convention (preserve_none), saving the caller's registers here, once per entry from the run loop.
-// It has unwind tables, so GuestFault passes through it to JitTier::execute.
+// Like compiled code it has no unwind tables: faults come back as TcgCpu::fault_pending.
 static llvm::Expected<int (*)(TcgCpu*, JitEntry)> compile_trampoline(llvm::orc::LLJIT& jit) {
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = std::make_unique<llvm::Module>("janus_enter", *context);
@@ -191,7 +192,7 @@ static llvm::Expected<int (*)(TcgCpu*, JitEntry)> compile_trampoline(llvm::orc::
   llvm::PointerType* ptr = b.getPtrTy();
   auto* fn = llvm::Function::Create(llvm::FunctionType::get(i32, {ptr, ptr}, false), llvm::Function::ExternalLinkage,
                                     "janus_enter", *module);
-  fn->setUWTableKind(llvm::UWTableKind::Async);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
   b.SetInsertPoint(llvm::BasicBlock::Create(*context, "entry", fn));
   llvm::CallInst* call = b.CreateCall(llvm::FunctionType::get(i32, {ptr}, false), fn->getArg(1), {fn->getArg(0)});
   call->setCallingConv(llvm::CallingConv::PreserveNone);
@@ -222,7 +223,14 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
     // Without a tier-up every block gets the optimised compiler at once.
     const bool quick = level == kQuick && tier_up_runs != 0;
     machine->setCodeGenOptLevel(quick ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Default);
-    auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machine)).create();
+    // No unwind tables are registered for compiled code (no exception crosses it): libgcc
+    // would walk the list of registered tables, one per module, on every throw in the process.
+    auto jit = llvm::orc::LLJITBuilder()
+                   .setJITTargetMachineBuilder(std::move(*machine))
+                   .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession& session, const llvm::Triple&) {
+                     return std::make_unique<llvm::orc::ObjectLinkingLayer>(session);
+                   })
+                   .create();
     if (!jit) {
       std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(jit.takeError()).c_str());
       return nullptr;
@@ -376,17 +384,16 @@ void JitTier::compile(std::vector<Job>& jobs) {
 
 BlockEnd JitTier::execute(TcgCpu& cpu, const Block& block) const {
   cpu.stop_block = false;
-  try {
-    return BlockEnd(enter_(&cpu, block.jit));
-  } catch (const GuestFault& f) {
-    // The compiled code set RIP and jit_insn to the faulting instruction before the access or
-    // helper; nothing of that instruction was committed.
-    cpu.stats.instructions += cpu.jit_insn;
-    cpu.jit_last_block = &block;  // the run loop's block: the chain went no further
-    ++cpu.stats.exceptions;
-    deliver_fault(cpu, f);
-    return BlockEnd::kUnchained;
-  }
+  const BlockEnd end = BlockEnd(enter_(&cpu, block.jit));
+  if (!cpu.fault_pending) [[likely]] return end;
+  // The compiled code set RIP and jit_insn to the faulting instruction before the access or
+  // helper; nothing of that instruction was committed.
+  cpu.fault_pending = false;
+  cpu.stats.instructions += cpu.jit_insn;
+  cpu.jit_last_block = &block;  // the run loop's block: the chain went no further
+  ++cpu.stats.exceptions;
+  deliver_fault(cpu, cpu.pending_fault);
+  return BlockEnd::kUnchained;
 }
 
 }  // namespace janus::tcg

@@ -66,6 +66,10 @@ class TcgCpu {
   // jump), so the run loop still looks at clocks and requests every so many blocks.
   int32_t chain_budget = 0;
   const void* jit_last_block = nullptr;  // the Block whose compiled code ran last
+  // A guest fault raised under compiled code: the C++ it called caught it and left it here, and
+  // the compiled code went back to JitTier::execute (no exception crosses compiled frames).
+  bool fault_pending = false;
+  GuestFault pending_fault{};
   int64_t tsc_offset = 0;
 
   // Debug exceptions (tcg/debug_events.cpp): data breakpoints hit by the current instruction
