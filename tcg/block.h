@@ -48,6 +48,9 @@ struct JitSlot {
   std::shared_ptr<JitCode> code;            // quick code (or the only code)
   std::shared_ptr<JitCode> optimised_code;  // after the tier-up
   uint32_t runs = 0;                        // runs of the quick code (vCPU thread only)
+  // Interpreted runs while waiting to be compiled (written by the vCPU, read by the compile
+  // thread to take the hottest waiting blocks first).
+  std::atomic<uint32_t> waiting_runs{0};
 };
 static_assert(std::atomic<JitEntry>::is_always_lock_free && sizeof(std::atomic<JitEntry>) == sizeof(JitEntry),
               "compiled code reads JitSlot::entry as a plain pointer");

@@ -26,7 +26,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
+#include <vector>
 
 #include "tcg/event_delivery.h"
 #include "tcg/jit_lowering.h"
@@ -315,22 +317,44 @@ void JitTier::compile_thread() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queues_[kQuick].empty() || !queues_[kOptimised].empty(); });
       if (stopping_) return;
-      // Newly hot blocks first, newest first (likelier to be in the code running now than
-      // blocks queued long ago): interpreted code is several times slower than quick code,
-      // which is only somewhat slower than optimised code. Then tier-ups, oldest first. One
-      // level per batch; jobs whose block is gone (only the job holds the slot) are dropped.
+      // Newly hot blocks first: interpreted code is several times slower than quick code,
+      // which is only somewhat slower than optimised code. Of them, the ones the interpreter
+      // ran most while they waited (a block hot all through the boot must not wait behind
+      // every block that turned hot after it), then the newest. Then tier-ups, oldest first.
+      // One level per batch; jobs whose block is gone (only the job holds the slot) are dropped.
       const bool optimise = queues_[kQuick].empty();
       std::deque<Job>& q = queues_[optimise ? kOptimised : kQuick];
-      while (!q.empty() && batch.size() < kMaxBatch) {
-        Job& job = optimise ? q.front() : q.back();
-        (job.slot.use_count() > 1 ? batch : dropped).push_back(std::move(job));
-        if (optimise) q.pop_front();
-        else q.pop_back();
+      if (!optimise) take_hottest(q, batch, dropped);
+      while (optimise && !q.empty() && batch.size() < kMaxBatch) {
+        (q.front().slot.use_count() > 1 ? batch : dropped).push_back(std::move(q.front()));
+        q.pop_front();
       }
     }
     if (!batch.empty()) compile(batch);
     batch.clear();
   }
+}
+
+void JitTier::take_hottest(std::deque<Job>& q, std::vector<Job>& batch, std::vector<Job>& dropped) {
+  // A snapshot of the counts (the vCPU keeps adding to them), largest first, newest on a tie.
+  std::vector<std::pair<uint32_t, size_t>> order;
+  order.reserve(q.size());
+  for (size_t i = 0; i < q.size(); ++i) order.emplace_back(q[i].slot->waiting_runs.load(std::memory_order_relaxed), i);
+  const size_t n = std::min(order.size(), kMaxBatch);
+  std::partial_sort(order.begin(), order.begin() + ptrdiff_t(n), order.end(), std::greater<>());
+  std::vector<bool> taken(q.size());
+  for (size_t k = 0; k < n; ++k) {
+    Job& job = q[order[k].second];
+    (job.slot.use_count() > 1 ? batch : dropped).push_back(std::move(job));
+    taken[order[k].second] = true;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < q.size(); ++i)
+    if (!taken[i]) {
+      if (kept != i) q[kept] = std::move(q[i]);
+      ++kept;
+    }
+  q.resize(kept);
 }
 
 void JitTier::compile(std::vector<Job>& jobs) {

@@ -42,7 +42,12 @@ class JitTier {
 
   // Counts an interpreted run of the block; queues it for compilation when it turns hot.
   void note_run(Block& block) {
-    if (block.runs < threshold_ && ++block.runs == threshold_) request(block);
+    if (block.runs < threshold_) {
+      if (++block.runs == threshold_) request(block);
+    } else if (block.jit_slot) {  // queued, not compiled yet (one writer: no atomic add)
+      std::atomic<uint32_t>& w = block.jit_slot->waiting_runs;
+      w.store(w.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
   }
   // Runs a compiled block; delivers a guest fault as the interpreter does.
   BlockEnd execute(TcgCpu& cpu, const Block& block) const;
@@ -59,6 +64,8 @@ class JitTier {
   void tier_up(const Block& block);  // from quick code, on the vCPU thread
   void enqueue(Job job);
   void compile_thread();
+  // Moves up to kMaxBatch newly hot jobs to `batch` (or `dropped`), hottest first.
+  void take_hottest(std::deque<Job>& q, std::vector<Job>& batch, std::vector<Job>& dropped);
   void compile(std::vector<Job>& jobs);
 
   std::unique_ptr<Engine> engine_;
