@@ -61,8 +61,7 @@ JitEmitter::TlbProbe JitEmitter::probe_tlb(llvm::Value* offset, unsigned seg, un
   // page misses. (Armed data breakpoints leave no fast tags: SoftMmu::set_fast_data.)
   llvm::Value* last_page = size > 1 ? b_.CreateAnd(b_.CreateAdd(p.linear, b_.getInt64(size - 1)), ~0xfffull) : page;
   p.hit = b_.CreateICmpEQ(load_at(i64_, entry, write ? layout_.tlb.tag_write : layout_.tlb.tag_read), last_page);
-  llvm::Value* in_page = b_.CreateAnd(p.linear, 0xfff);
-  p.host = b_.CreateInBoundsGEP(i8_, load_at(ptr_, entry, layout_.tlb.host), in_page);
+  p.host = b_.CreateIntToPtr(b_.CreateAdd(p.linear, load_at(i64_, entry, layout_.tlb.addend)), ptr_);
   return p;
 }
 

@@ -136,7 +136,7 @@ class Lowering : JitEmitter {
     std::vector<uint8_t> insn_flags;
     for (const Op& op : ops) {
       if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
-      else if (!insn_flags.empty() && (op.opc == Opc::kLoad || op.opc == Opc::kStore || op.opc == Opc::kCall))
+      else if (!insn_flags.empty() && (op.opc == Opc::kLoad || op.opc == Opc::kStore || op.opc == Opc::kCall) && !inline_mul(op))
         insn_flags.back() |= (op.opc == Opc::kCall || !fast64(op) ? 1 : 0) | (op.opc == Opc::kLoad ? 0 : 2);
     }
     total_ = uint32_t(insn_flags.size());
@@ -189,17 +189,17 @@ class Lowering : JitEmitter {
           }
           break;
         case Opc::kSetFlags:
-          pending_flags_ = &op;  // stored when something may read them (flush_state)
+          pending_flags_ = flags_of(op);  // stored when something may read them (flush_state)
           flags_from = int(p);
           break;
         case Opc::kSetFlagsIf: {
           if (pending_flags_) set_flags(*pending_flags_);  // the flags it may keep
-          pending_flags_ = nullptr;
+          pending_flags_.reset();
           llvm::BasicBlock* set = new_block("flags.set");
           llvm::BasicBlock* next = new_block("flags.next");
           b_.CreateCondBr(nonzero(t(op.c)), set, next);
           b_.SetInsertPoint(set);
-          set_flags(op);
+          set_flags(flags_of(op));
           b_.CreateBr(next);
           b_.SetInsertPoint(next);
           flags_from = -1;
@@ -219,6 +219,12 @@ class Lowering : JitEmitter {
               def(op, f);
               break;
             }
+          }
+          if (inline_mul(op)) {
+            mul_wide(op);
+            flags_from = -1;
+            if (op.d != kNoTemp) temps_[op.d] = b_.getInt64(0);
+            break;
           }
           if (op.fn == h_sse && sse_inlinable(SseInsn::unpack(op.imm2), code64_)) {
             // The flags stay as they are; the helper path may store into code.
@@ -476,14 +482,14 @@ class Lowering : JitEmitter {
     if (pending_flags_) set_flags(*pending_flags_);
     if (settled) {
       dirty_regs_ = 0;
-      pending_flags_ = nullptr;
+      pending_flags_.reset();
     }
   }
   // After a helper that may have changed registers or flags in memory.
   void forget_state() {
     regs_.fill(nullptr);
     dirty_regs_ = 0;
-    pending_flags_ = nullptr;
+    pending_flags_.reset();
   }
 
   llvm::Value* compare(const Op& op) {
@@ -501,11 +507,43 @@ class Lowering : JitEmitter {
     }
   }
 
-  void set_flags(const Op& op) {
-    store_cpu(b_.getInt32(uint32_t(op.imm)), layout_.cc_op);
-    store_cpu(t(op.a), layout_.cc_dst);
-    store_cpu(t(op.b), layout_.cc_src);
-    if (op.c != kNoTemp) store_cpu(t(op.c), layout_.cc_src2);
+  // The lazy flag fields (LazyFlags) as values: cc_op, dst, src and src2 (null: not stored).
+  struct FlagValues {
+    uint32_t op;
+    llvm::Value *dst, *src, *src2;
+  };
+  FlagValues flags_of(const Op& op) { return {uint32_t(op.imm), t(op.a), t(op.b), op.c != kNoTemp ? t(op.c) : nullptr}; }
+  void set_flags(const FlagValues& f) {
+    store_cpu(b_.getInt32(f.op), layout_.cc_op);
+    store_cpu(f.dst, layout_.cc_dst);
+    store_cpu(f.src, layout_.cc_src);
+    if (f.src2) store_cpu(f.src2, layout_.cc_src2);
+  }
+
+  static bool inline_mul(const Op& op) {
+    return op.opc == Opc::kCall && op.fn == h_mul_wide && (hp_size(op.imm2) == 4 || hp_size(op.imm2) == 8);
+  }
+  // MUL/IMUL r/m32 and r/m64 (h_mul_wide): EDX:EAX / RDX:RAX = EAX / RAX times the source, one
+  // host multiply; the flags as the helper leaves them (kCcMul: dst = low half, src = whether
+  // the high half is significant).
+  void mul_wide(const Op& call) {
+    const bool is_signed = hp_op(call.imm2) != 0;
+    const unsigned size = hp_size(call.imm2), bits = 8 * size;
+    llvm::Type* narrow = b_.getIntNTy(bits);
+    llvm::Type* wide = b_.getIntNTy(2 * bits);
+    auto extend = [&](llvm::Value* v) {
+      llvm::Value* n = b_.CreateTrunc(v, narrow);
+      return is_signed ? b_.CreateSExt(n, wide) : b_.CreateZExt(n, wide);
+    };
+    llvm::Value* product = b_.CreateMul(extend(reg_value(RAX)), extend(t(call.a)));
+    llvm::Value* lo = b_.CreateTrunc(product, narrow);
+    llvm::Value* hi = b_.CreateTrunc(b_.CreateLShr(product, bits), narrow);
+    llvm::Value* significant = is_signed ? b_.CreateICmpNE(product, b_.CreateSExt(lo, wide))
+                                         : b_.CreateICmpNE(hi, llvm::ConstantInt::get(narrow, 0));
+    llvm::Value* lo64 = b_.CreateZExt(lo, i64_);  // 32-bit results clear the upper halves
+    write_reg(RAX, lo64);
+    write_reg(RDX, b_.CreateZExt(hi, i64_));
+    pending_flags_ = FlagValues{cc_op(kCcMul, size), lo64, b_.CreateZExt(significant, i64_), nullptr};
   }
 
   // Condition cc (Jcc order) of the flags a SetFlags of this block produced, computed from its
@@ -761,7 +799,7 @@ class Lowering : JitEmitter {
   llvm::BasicBlock* fault_exit_ = nullptr;  // returns after a fault (check_fault)
   std::array<llvm::Value*, 16> regs_{};  // guest registers as values (null: read from memory)
   uint16_t dirty_regs_ = 0;              // of them, not stored yet
-  const Op* pending_flags_ = nullptr;    // a SetFlags not stored yet
+  std::optional<FlagValues> pending_flags_;  // flags not stored yet
   bool may_chain_ = false;
   bool asks_for_loop_ = false;              // calls a helper that may set loop_check
   llvm::Value* mmio_at_entry_ = nullptr;    // MMIO count at entry, if a helper may access memory

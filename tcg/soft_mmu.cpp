@@ -37,7 +37,7 @@ void SoftMmu::store_host(uint8_t* p, unsigned size, uint64_t v) {
 SoftMmu::TlbLayout SoftMmu::tlb_layout() const {
   auto at = [this](const void* p) { return size_t(static_cast<const char*>(p) - reinterpret_cast<const char*>(this)); };
   return {{at(&tlb_[0][0]), at(&tlb_[1][0])}, sizeof(TlbEntry), offsetof(TlbEntry, tag_read), offsetof(TlbEntry, tag_write),
-          offsetof(TlbEntry, host),  offsetof(TlbEntry, tag_checked), offsetof(TlbEntry, exec_checked),
+          offsetof(TlbEntry, addend),  offsetof(TlbEntry, tag_checked), offsetof(TlbEntry, exec_checked),
           offsetof(TlbEntry, phys_page)};
 }
 
@@ -96,6 +96,7 @@ uint64_t SoftMmu::fill(uint64_t linear, AccessKind kind, bool user) {
   e.global = global;
   const MemoryRegion* region = memory_.find(phys_page);
   e.host = region && region->contains(phys_page + 4095) ? region->host + (phys_page - region->gpa) : nullptr;
+  e.addend = e.host ? reinterpret_cast<uint64_t>(e.host) - page : 0;
   e.readonly = region && region->readonly;
   bool writable_now = kind == AccessKind::kWrite || (kind == AccessKind::kRead && write_ready);
   if (writable_now) e.write_checked = true;

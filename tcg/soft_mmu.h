@@ -103,7 +103,7 @@ class SoftMmu {
   // the SoftMmu object of each privilege's table, and within an entry.
   struct TlbLayout {
     size_t table[2];
-    size_t entry_bytes, tag_read, tag_write, host;
+    size_t entry_bytes, tag_read, tag_write, addend;
     size_t tag_checked, exec_checked, phys_page;  // code_maps_to's fields
   };
   TlbLayout tlb_layout() const;
@@ -119,9 +119,10 @@ class SoftMmu {
     uint64_t tag_checked = kNoTag;
     uint8_t* host = nullptr;   // host address of the page (null for MMIO)
     uint64_t phys_page = kNoTag;
+    uint64_t addend = 0;       // host - linear page: compiled code adds it to the linear address
     bool global = false, readonly = false;
     bool read_checked = false, write_checked = false, exec_checked = false;
-    uint8_t unused_[11] = {};  // 64 bytes: compiled code indexes the table with a shift
+    uint8_t unused_[3] = {};   // 64 bytes: compiled code indexes the table with a shift
   };
   static_assert(sizeof(TlbEntry) == 64);
 

@@ -191,7 +191,7 @@ class Generator {
   }
 
   void insn(Bytes& b) {
-    unsigned kind = pick(26), sz = size(), r = reg(), rm = reg();
+    unsigned kind = pick(27), sz = size(), r = reg(), rm = reg();
     unsigned w = sz == 1 ? 0 : 1;
     switch (kind) {
       case 0: case 1: case 2:  // ALU r/m, r (reg or memory)
@@ -297,6 +297,11 @@ class Generator {
         break;
       case 22: case 23: case 24: case 25:
         sse(b);
+        break;
+      case 26:  // MUL / IMUL r/m (one operand: rDX:rAX)
+        prefix(b, sz, 0, rm);
+        b.push_back(sz == 1 ? 0xf6 : 0xf7);
+        modrm_reg(b, 4 + pick(2), rm);
         break;
       default: {  // SHL/SHR/SAR [mem] by imm8 / CL
         static constexpr unsigned kOps[] = {4, 5, 7};
