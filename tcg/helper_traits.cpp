@@ -24,7 +24,8 @@ bool helper_is_local(HelperFn fn) {
 }
 
 bool helper_is_pure(HelperFn fn) {
-  return fn == h_shift_flags || fn == h_shiftd_flags || fn == h_bt_flags || fn == h_bit_scan_flags || fn == h_imul_overflow;
+  return fn == h_shift_flags || fn == h_shiftd_flags || fn == h_bt_flags || fn == h_bit_scan_flags || fn == h_imul_overflow ||
+         fn == h_bitcount_flags;
 }
 
 bool helper_may_ask_for_loop(HelperFn fn) { return fn == h_flag_op || fn == h_popf || fn == h_string; }

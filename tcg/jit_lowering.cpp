@@ -136,7 +136,7 @@ class Lowering : JitEmitter {
     std::vector<uint8_t> insn_flags;
     for (const Op& op : ops) {
       if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
-      else if (!insn_flags.empty() && (op.opc == Opc::kLoad || op.opc == Opc::kStore || op.opc == Opc::kCall) && !inline_mul(op))
+      else if (!insn_flags.empty() && (op.opc == Opc::kLoad || op.opc == Opc::kStore || op.opc == Opc::kCall) && !inlined_helper(op))
         insn_flags.back() |= (op.opc == Opc::kCall || !fast64(op) ? 1 : 0) | (op.opc == Opc::kLoad ? 0 : 2);
     }
     total_ = uint32_t(insn_flags.size());
@@ -220,7 +220,11 @@ class Lowering : JitEmitter {
               break;
             }
           }
-          if (inline_mul(op)) {
+          if (inlined_helper(op)) {
+            if (op.fn == h_bitcount) {
+              def(op, bit_count(op));
+              break;
+            }
             mul_wide(op);
             flags_from = -1;
             if (op.d != kNoTemp) temps_[op.d] = b_.getInt64(0);
@@ -520,8 +524,20 @@ class Lowering : JitEmitter {
     if (f.src2) store_cpu(f.src2, layout_.cc_src2);
   }
 
-  static bool inline_mul(const Op& op) {
-    return op.opc == Opc::kCall && op.fn == h_mul_wide && (hp_size(op.imm2) == 4 || hp_size(op.imm2) == 8);
+  // Helpers whose work is inline code (no call, nothing that can fault).
+  static bool inlined_helper(const Op& op) {
+    if (op.opc != Opc::kCall) return false;
+    if (op.fn == h_mul_wide) return hp_size(op.imm2) == 4 || hp_size(op.imm2) == 8;
+    return op.fn == h_bitcount;
+  }
+  // POPCNT, LZCNT, TZCNT: the result (h_bitcount; the flags stay with h_bitcount_flags).
+  llvm::Value* bit_count(const Op& call) {
+    llvm::Type* type = b_.getIntNTy(8 * hp_size(call.imm2));
+    llvm::Value* v = b_.CreateTrunc(t(call.a), type);
+    llvm::Value* r = hp_op(call.imm2) == kPopcnt ? b_.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, v)
+                     : b_.CreateBinaryIntrinsic(hp_op(call.imm2) == kLzcnt ? llvm::Intrinsic::ctlz : llvm::Intrinsic::cttz, v,
+                                                b_.getFalse());  // zero in: the width
+    return b_.CreateZExt(r, i64_);
   }
   // MUL/IMUL r/m32 and r/m64 (h_mul_wide): EDX:EAX / RDX:RAX = EAX / RAX times the source, one
   // host multiply; the flags as the helper leaves them (kCcMul: dst = low half, src = whether

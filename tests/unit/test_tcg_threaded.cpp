@@ -191,7 +191,7 @@ class Generator {
   }
 
   void insn(Bytes& b) {
-    unsigned kind = pick(27), sz = size(), r = reg(), rm = reg();
+    unsigned kind = pick(28), sz = size(), r = reg(), rm = reg();
     unsigned w = sz == 1 ? 0 : 1;
     switch (kind) {
       case 0: case 1: case 2:  // ALU r/m, r (reg or memory)
@@ -298,6 +298,17 @@ class Generator {
       case 22: case 23: case 24: case 25:
         sse(b);
         break;
+      case 27: {  // POPCNT / TZCNT / LZCNT r, r/m
+        if (sz == 1) sz = 4;
+        if (sz == 2) b.push_back(0x66);
+        b.push_back(0xf3);
+        uint8_t rex = 0x40 | (sz == 8 ? 8 : 0) | ((r & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0);
+        if (rex != 0x40) b.push_back(rex);
+        static constexpr uint8_t kOps[] = {0xb8, 0xbc, 0xbd};
+        b.insert(b.end(), {0x0f, kOps[pick(3)]});
+        modrm_reg(b, r, rm);
+        break;
+      }
       case 26:  // MUL / IMUL r/m (one operand: rDX:rAX)
         prefix(b, sz, 0, rm);
         b.push_back(sz == 1 ? 0xf6 : 0xf7);
