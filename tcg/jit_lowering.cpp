@@ -1,5 +1,7 @@
 #include "tcg/jit_lowering.h"
 
+#include <llvm/IR/InlineAsm.h>
+
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
@@ -227,6 +229,11 @@ class Lowering : JitEmitter {
             }
             mul_wide(op);
             flags_from = -1;
+            if (op.d != kNoTemp) temps_[op.d] = b_.getInt64(0);
+            break;
+          }
+          if (op.fn == h_div && (hp_size(op.imm2) == 4 || hp_size(op.imm2) == 8)) {
+            divide(op);
             if (op.d != kNoTemp) temps_[op.d] = b_.getInt64(0);
             break;
           }
@@ -530,6 +537,81 @@ class Lowering : JitEmitter {
     if (op.fn == h_mul_wide) return hp_size(op.imm2) == 4 || hp_size(op.imm2) == 8;
     return op.fn == h_bitcount;
   }
+  // DIV/IDIV r/m32 and r/m64 (h_div): inline when the quotient fits (so no #DE), else the helper,
+  // which raises it. The flags are undefined and left as they are, as the helper does.
+  void divide(const Op& call) {
+    const bool is_signed = hp_op(call.imm2) != 0;
+    const unsigned size = hp_size(call.imm2);
+    llvm::Value* rax = reg_value(RAX);
+    llvm::Value* rdx = reg_value(RDX);
+    llvm::Value* q = nullptr;
+    llvm::Value* r = nullptr;
+    llvm::Value* fits = nullptr;
+    llvm::BasicBlock* fast = new_block("div.fast");
+    llvm::BasicBlock* slow = new_block("div.helper");
+    llvm::BasicBlock* join = new_block("div.done");
+    auto i64 = [&](uint64_t v) { return b_.getInt64(v); };
+    if (size == 8 && !is_signed) {  // RDX:RAX / d: the host's 128/64 DIV, once RDX < d
+      llvm::Value* d = t(call.a);
+      b_.CreateCondBr(b_.CreateICmpULT(rdx, d), fast, slow);
+      b_.SetInsertPoint(fast);
+      auto* type = llvm::FunctionType::get(llvm::StructType::get(ctx_, {i64_, i64_}), {i64_, i64_, i64_}, false);
+      llvm::InlineAsm* div = llvm::InlineAsm::get(type, "divq $4", "={rax},={rdx},{rax},{rdx},r,~{dirflag},~{fpsr},~{flags}", false);
+      llvm::Value* qr = b_.CreateCall(div, {rax, rdx, d});
+      q = b_.CreateExtractValue(qr, 0);
+      r = b_.CreateExtractValue(qr, 1);
+    } else if (size == 8) {  // only a dividend that RAX holds alone (RDX its sign)
+      llvm::Value* d = t(call.a);
+      fits = b_.CreateICmpEQ(rdx, b_.CreateAShr(rax, 63));
+      fits = b_.CreateAnd(fits, b_.CreateICmpNE(d, i64(0)));
+      fits = b_.CreateAnd(fits, b_.CreateNot(b_.CreateAnd(b_.CreateICmpEQ(rax, i64(1ull << 63)), b_.CreateICmpEQ(d, i64(~0ull)))));
+      b_.CreateCondBr(fits, fast, slow);
+      b_.SetInsertPoint(fast);
+      q = b_.CreateSDiv(rax, d);
+      r = b_.CreateSRem(rax, d);
+    } else {  // EDX:EAX / d32 in 64 bits; the quotient must fit 32
+      llvm::Value* dividend = b_.CreateOr(b_.CreateShl(b_.CreateAnd(rdx, 0xffffffffull), 32), b_.CreateAnd(rax, 0xffffffffull));
+      llvm::Value* d32 = b_.CreateTrunc(t(call.a), i32_);
+      if (!is_signed) {
+        llvm::Value* d = b_.CreateZExt(d32, i64_);
+        b_.CreateCondBr(b_.CreateICmpULT(b_.CreateAnd(rdx, 0xffffffffull), d), fast, slow);
+        b_.SetInsertPoint(fast);
+        q = b_.CreateUDiv(dividend, d);
+        r = b_.CreateURem(dividend, d);
+      } else {
+        llvm::Value* d = b_.CreateSExt(d32, i64_);
+        fits = b_.CreateAnd(b_.CreateICmpNE(d, i64(0)),
+                            b_.CreateNot(b_.CreateAnd(b_.CreateICmpEQ(dividend, i64(1ull << 63)), b_.CreateICmpEQ(d, i64(~0ull)))));
+        llvm::BasicBlock* check = new_block("div.check");
+        b_.CreateCondBr(fits, check, slow);
+        b_.SetInsertPoint(check);
+        llvm::Value* q64 = b_.CreateSDiv(dividend, d);
+        llvm::Value* q32 = b_.CreateSExt(b_.CreateTrunc(q64, i32_), i64_);
+        b_.CreateCondBr(b_.CreateICmpEQ(q32, q64), fast, slow);
+        b_.SetInsertPoint(fast);
+        q = b_.CreateAnd(q64, 0xffffffffull);
+        r = b_.CreateAnd(b_.CreateSRem(dividend, d), 0xffffffffull);
+      }
+    }
+    llvm::BasicBlock* fast_end = b_.GetInsertBlock();
+    b_.CreateBr(join);
+    b_.SetInsertPoint(slow);
+    call_helper(call);  // stores the registers first; may fault (#DE)
+    llvm::Value* slow_rax = load_cpu(i64_, gpr(RAX));
+    llvm::Value* slow_rdx = load_cpu(i64_, gpr(RDX));
+    llvm::BasicBlock* slow_end = b_.GetInsertBlock();
+    b_.CreateBr(join);
+    b_.SetInsertPoint(join);
+    llvm::PHINode* new_rax = b_.CreatePHI(i64_, 2);
+    new_rax->addIncoming(q, fast_end);
+    new_rax->addIncoming(slow_rax, slow_end);
+    llvm::PHINode* new_rdx = b_.CreatePHI(i64_, 2);
+    new_rdx->addIncoming(r, fast_end);
+    new_rdx->addIncoming(slow_rdx, slow_end);
+    write_reg(RAX, new_rax);
+    write_reg(RDX, new_rdx);
+  }
+
   // POPCNT, LZCNT, TZCNT: the result (h_bitcount; the flags stay with h_bitcount_flags).
   llvm::Value* bit_count(const Op& call) {
     llvm::Type* type = b_.getIntNTy(8 * hp_size(call.imm2));

@@ -213,6 +213,7 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   std::call_once(targets, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();  // the inline DIV (tcg/jit_lowering.cpp)
   });
   const uint32_t tier_up_runs = env_count("JANUS_JIT_TIERUP", kDefaultTierUpRuns);
   auto engine = std::make_unique<Engine>();

@@ -191,7 +191,7 @@ class Generator {
   }
 
   void insn(Bytes& b) {
-    unsigned kind = pick(28), sz = size(), r = reg(), rm = reg();
+    unsigned kind = pick(29), sz = size(), r = reg(), rm = reg();
     unsigned w = sz == 1 ? 0 : 1;
     switch (kind) {
       case 0: case 1: case 2:  // ALU r/m, r (reg or memory)
@@ -307,6 +307,31 @@ class Generator {
         static constexpr uint8_t kOps[] = {0xb8, 0xbc, 0xbd};
         b.insert(b.end(), {0x0f, kOps[pick(3)]});
         modrm_reg(b, r, rm);
+        break;
+      }
+      case 28: {  // DIV / IDIV r/m, set up so the quotient fits (no #DE)
+        const unsigned osz = sz == 8 ? 8 : 4;
+        unsigned d = reg();
+        while (d == RAX || d == RDX) d = reg();
+        prefix(b, osz, 0, d);  // or d, 1: never zero
+        b.insert(b.end(), {0x83, uint8_t(0xc8 | (d & 7)), 0x01});
+        if (pick(2)) {  // DIV with rDX = d / 2 < d: the full double-width dividend
+          prefix(b, osz, d, RDX);  // mov rdx, d
+          b.push_back(0x89);
+          modrm_reg(b, d, RDX);
+          prefix(b, osz, 0, RDX);  // shr rdx, 1
+          b.push_back(0xd1);
+          modrm_reg(b, 5, RDX);
+          prefix(b, osz, 0, d);
+          b.push_back(0xf7);
+          modrm_reg(b, 6, d);
+        } else {  // CQO/CDQ, IDIV
+          if (osz == 8) b.push_back(0x48);
+          b.push_back(0x99);
+          prefix(b, osz, 0, d);
+          b.push_back(0xf7);
+          modrm_reg(b, 7, d);
+        }
         break;
       }
       case 26:  // MUL / IMUL r/m (one operand: rDX:rAX)
