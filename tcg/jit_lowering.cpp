@@ -15,6 +15,7 @@
 #include "tcg/helpers_sse.h"
 #include "tcg/helpers_x87.h"
 #include "tcg/jit_emitter.h"
+#include "tcg/jit_flags.h"
 #include "tcg/jit_sse.h"
 #include "tcg/interpreter.h"
 #include "tcg/lifter.h"
@@ -97,7 +98,6 @@ uint64_t rt_helper(TcgCpu* cpu, HelperFn fn, uint64_t p, uint64_t a, uint64_t b,
 uint64_t rt_condition(TcgCpu* cpu, uint64_t cc) { return cpu->cc.condition(unsigned(cc)); }
 uint64_t rt_carry(TcgCpu* cpu) { return cpu->cc.carry(); }
 
-uint64_t mask_of(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
 
 
 class Lowering : JitEmitter {
@@ -209,7 +209,7 @@ class Lowering : JitEmitter {
         }
         case Opc::kCond: case Opc::kGetCF: {
           const unsigned cc = op.opc == Opc::kGetCF ? 2 : unsigned(op.imm);
-          llvm::Value* v = flags_from >= 0 ? known_condition(ops[flags_from], cc) : nullptr;
+          llvm::Value* v = flags_from >= 0 ? known_condition(b_, known(ops[flags_from]), cc) : nullptr;
           if (v) def(op, b_.CreateZExt(v, i64_));
           else if (op.opc == Opc::kGetCF) def(op, call_pure(reinterpret_cast<void*>(&rt_carry), {cpu_}));
           else def(op, call_pure(reinterpret_cast<void*>(&rt_condition), {cpu_, b_.getInt64(op.imm)}));
@@ -217,7 +217,7 @@ class Lowering : JitEmitter {
         }
         case Opc::kCall: {
           if (op.fn == h_shift_flags && flags_from >= 0) {
-            if (llvm::Value* f = rotate_flags(op, ops[flags_from])) {
+            if (llvm::Value* f = rotate_flags(b_, op.imm2, t(op.a), t(op.b), known(ops[flags_from]))) {
               def(op, f);
               break;
             }
@@ -313,7 +313,7 @@ class Lowering : JitEmitter {
     return temps_[x];
   }
   llvm::Value* count(Temp x) { return b_.CreateAnd(t(x), 63); }
-  llvm::Value* mask(llvm::Value* v, unsigned size) { return size >= 8 ? v : b_.CreateAnd(v, mask_of(size)); }
+  llvm::Value* mask(llvm::Value* v, unsigned size) { return size >= 8 ? v : b_.CreateAnd(v, size_mask_bytes(size)); }
   llvm::Value* sext(llvm::Value* v, unsigned size) {
     if (size >= 8) return v;
     const unsigned sh = 64 - 8 * size;
@@ -470,7 +470,7 @@ class Lowering : JitEmitter {
     const unsigned r = unsigned(op.imm);
     if (op.size >= 8) return write_reg(r, v);
     if (op.size == 4) return write_reg(r, b_.CreateAnd(v, 0xffffffffull));
-    const uint64_t m = mask_of(op.size);
+    const uint64_t m = size_mask_bytes(op.size);
     write_reg(r, b_.CreateOr(b_.CreateAnd(reg_value(r), ~m), b_.CreateAnd(v, m)));
   }
 
@@ -506,7 +506,7 @@ class Lowering : JitEmitter {
   llvm::Value* compare(const Op& op) {
     llvm::Value* a = t(op.a);
     llvm::Value* b = t(op.b);
-    const uint64_t m = mask_of(op.size);
+    const uint64_t m = size_mask_bytes(op.size);
     const unsigned sh = 64 - 8 * std::min<unsigned>(op.size, 8);
     switch (CmpKind(op.imm)) {
       case CmpKind::kEq: return b_.CreateICmpEQ(mask(b_.CreateXor(a, b), op.size), b_.getInt64(0));
@@ -523,6 +523,7 @@ class Lowering : JitEmitter {
     uint32_t op;
     llvm::Value *dst, *src, *src2;
   };
+  KnownFlags known(const Op& set_flags) { return {uint32_t(set_flags.imm), t(set_flags.a), t(set_flags.b)}; }
   FlagValues flags_of(const Op& op) { return {uint32_t(op.imm), t(op.a), t(op.b), op.c != kNoTemp ? t(op.c) : nullptr}; }
   void set_flags(const FlagValues& f) {
     store_cpu(b_.getInt32(f.op), layout_.cc_op);
@@ -642,144 +643,6 @@ class Lowering : JitEmitter {
     write_reg(RAX, lo64);
     write_reg(RDX, b_.CreateZExt(hi, i64_));
     pending_flags_ = FlagValues{cc_op(kCcMul, size), lo64, b_.CreateZExt(significant, i64_), nullptr};
-  }
-
-  // Condition cc (Jcc order) of the flags a SetFlags of this block produced, computed from its
-  // operands as tcg/lazy_flags.cpp would; null where the runtime must compute it.
-  llvm::Value* known_condition(const Op& sf, unsigned cc) {
-    const unsigned kind = unsigned(sf.imm) >> 2, l = unsigned(sf.imm) & 3, size = 1u << l, bits = 8u << l;
-    const uint64_t m = mask_of(size), sign = 1ull << (bits - 1);
-    llvm::Value* d = b_.CreateAnd(t(sf.a), m);
-    llvm::Value* s = b_.CreateAnd(t(sf.b), m);
-    const bool sub = kind == kCcSub, add = kind == kCcAdd, logic = kind == kCcLogic;
-    const bool has_result = kind != kCcEflags;
-    auto zero = [&] { return b_.CreateICmpEQ(d, b_.getInt64(0)); };
-    auto negative = [&] { return b_.CreateICmpNE(b_.CreateAnd(d, sign), b_.getInt64(0)); };
-    auto sub_s1 = [&] { return b_.CreateAnd(b_.CreateAdd(d, s), m); };  // the first operand of a SUB/CMP
-    llvm::Value* r = nullptr;
-    if (kind == kCcEflags) {  // the flags themselves, in cc_src
-      llvm::Value* f = t(sf.b);
-      auto set = [&](uint64_t bit) { return b_.CreateICmpNE(b_.CreateAnd(f, bit), b_.getInt64(0)); };
-      switch (cc >> 1) {
-        case 0: r = set(rflags::OF); break;
-        case 1: r = set(rflags::CF); break;
-        case 2: r = set(rflags::ZF); break;
-        case 3: r = set(rflags::CF | rflags::ZF); break;
-        case 4: r = set(rflags::SF); break;
-        case 5: r = set(rflags::PF); break;
-        case 6: r = b_.CreateICmpNE(set(rflags::SF), set(rflags::OF)); break;
-        default: r = b_.CreateOr(set(rflags::ZF), b_.CreateICmpNE(set(rflags::SF), set(rflags::OF))); break;
-      }
-      return (cc & 1) ? b_.CreateNot(r) : r;
-    }
-    switch (cc >> 1) {
-      case 0:  // O
-        if (logic) r = b_.getFalse();
-        else if (sub) {
-          llvm::Value* s1 = sub_s1();
-          r = b_.CreateICmpNE(b_.CreateAnd(b_.CreateAnd(b_.CreateXor(s1, s), b_.CreateXor(s1, d)), sign), b_.getInt64(0));
-        } else if (add) {
-          llvm::Value* s1 = b_.CreateAnd(b_.CreateSub(d, s), m);
-          r = b_.CreateICmpNE(b_.CreateAnd(b_.CreateAnd(b_.CreateNot(b_.CreateXor(s1, s)), b_.CreateXor(s1, d)), sign),
-                              b_.getInt64(0));
-        }
-        break;
-      case 1:  // B
-        if (sub) r = b_.CreateICmpULT(sub_s1(), s);
-        else if (add) r = b_.CreateICmpULT(d, s);
-        else if (logic) r = b_.getFalse();
-        else if (kind == kCcInc || kind == kCcDec) r = b_.CreateICmpNE(b_.CreateAnd(t(sf.b), 1), b_.getInt64(0));
-        break;
-      case 2:  // E
-        if (has_result && kind != kCcMul && kind != kCcImul) r = zero();
-        break;
-      case 3:  // BE
-        if (sub) r = b_.CreateICmpULE(sub_s1(), s);
-        else if (logic) r = zero();
-        break;
-      case 4:  // S
-        if (has_result) r = negative();
-        break;
-      case 5:  // P: even parity of the low byte of the result
-        if (has_result) r = b_.CreateICmpEQ(b_.CreateAnd(b_.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, b_.CreateAnd(d, 0xff)), 1), b_.getInt64(0));
-        break;
-      case 6:  // L
-        if (sub) r = b_.CreateICmpSLT(b_.CreateShl(sub_s1(), 64 - bits), b_.CreateShl(s, 64 - bits));
-        else if (logic) r = negative();
-        break;
-      case 7:  // LE
-        if (sub) r = b_.CreateICmpSLE(b_.CreateShl(sub_s1(), 64 - bits), b_.CreateShl(s, 64 - bits));
-        else if (logic) r = b_.CreateOr(zero(), negative());
-        break;
-    }
-    if (!r) return nullptr;
-    return (cc & 1) ? b_.CreateNot(r) : r;
-  }
-
-  // All six arithmetic flags (RFLAGS bit positions) of a SetFlags of this block, as
-  // LazyFlags::compute would give them; null for the kinds left to the runtime.
-  llvm::Value* known_eflags(const Op& sf) {
-    const unsigned kind = unsigned(sf.imm) >> 2, l = unsigned(sf.imm) & 3, bits = 8u << l;
-    const uint64_t m = mask_of(1u << l), sign = 1ull << (bits - 1);
-    if (kind == kCcEflags) return b_.CreateAnd(t(sf.b), kArithFlags);
-    if (kind != kCcLogic && kind != kCcAdd && kind != kCcSub && kind != kCcInc && kind != kCcDec) return nullptr;
-    llvm::Value* d = b_.CreateAnd(t(sf.a), m);
-    llvm::Value* s = b_.CreateAnd(t(sf.b), m);
-    auto flag = [&](llvm::Value* cond, uint64_t bit) { return b_.CreateSelect(cond, b_.getInt64(bit), b_.getInt64(0)); };
-    auto bit_set = [&](llvm::Value* v, uint64_t mask) { return b_.CreateICmpNE(b_.CreateAnd(v, mask), b_.getInt64(0)); };
-    llvm::Value* parity_even =
-        b_.CreateICmpEQ(b_.CreateAnd(b_.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, b_.CreateAnd(d, 0xff)), 1), b_.getInt64(0));
-    llvm::Value* f = b_.CreateOr(b_.CreateOr(flag(b_.CreateICmpEQ(d, b_.getInt64(0)), rflags::ZF), flag(bit_set(d, sign), rflags::SF)),
-                                 flag(parity_even, rflags::PF));
-    llvm::Value *cf = nullptr, *of = nullptr, *af = nullptr;
-    switch (kind) {
-      case kCcLogic:
-        return f;
-      case kCcAdd: {
-        llvm::Value* s1 = b_.CreateAnd(b_.CreateSub(d, s), m);
-        cf = b_.CreateICmpULT(d, s);
-        of = bit_set(b_.CreateAnd(b_.CreateNot(b_.CreateXor(s1, s)), b_.CreateXor(s1, d)), sign);
-        af = bit_set(b_.CreateXor(b_.CreateXor(s1, s), d), 0x10);
-        break;
-      }
-      case kCcSub: {
-        llvm::Value* s1 = b_.CreateAnd(b_.CreateAdd(d, s), m);
-        cf = b_.CreateICmpULT(s1, s);
-        of = bit_set(b_.CreateAnd(b_.CreateXor(s1, s), b_.CreateXor(s1, d)), sign);
-        af = bit_set(b_.CreateXor(b_.CreateXor(s1, s), d), 0x10);
-        break;
-      }
-      default: {  // INC, DEC: CF is the carry before them (cc_src)
-        const bool inc = kind == kCcInc;
-        cf = bit_set(t(sf.b), 1);
-        of = b_.CreateICmpEQ(d, b_.getInt64(inc ? sign : sign - 1));
-        af = bit_set(b_.CreateXor(inc ? b_.CreateSub(d, b_.getInt64(1)) : b_.CreateAdd(d, b_.getInt64(1)), d), 0x10);
-        break;
-      }
-    }
-    return b_.CreateOr(f, b_.CreateOr(flag(cf, rflags::CF), b_.CreateOr(flag(of, rflags::OF), flag(af, rflags::AF))));
-  }
-
-  // h_shift_flags for ROL/ROR when the flags before are known in this block: only CF and OF
-  // change (tcg/helpers_arith.cpp has the rules); SHA-256 and hashes rotate all the time.
-  llvm::Value* rotate_flags(const Op& call, const Op& sf) {
-    const unsigned op = hp_op(call.imm2), size = hp_size(call.imm2), bits = 8 * size;
-    if ((op != kRol && op != kRor) || size == 0 || size > 8) return nullptr;
-    llvm::Value* old = known_eflags(sf);
-    if (!old) return nullptr;
-    llvm::Value* count = t(call.b);
-    llvm::Type* narrow = b_.getIntNTy(bits);
-    llvm::Value* v = b_.CreateTrunc(t(call.a), narrow);
-    llvm::Value* c = b_.CreateTrunc(count, narrow);
-    llvm::Value* r = b_.CreateZExt(b_.CreateIntrinsic(op == kRol ? llvm::Intrinsic::fshl : llvm::Intrinsic::fshr, {narrow}, {v, v, c}), i64_);
-    llvm::Value* wide = b_.CreateZExt(v, i64_);
-    auto bit = [&](llvm::Value* x, unsigned n) { return b_.CreateAnd(b_.CreateLShr(x, n), 1); };
-    llvm::Value* cf = op == kRol ? bit(r, 0) : bit(r, bits - 1);
-    llvm::Value* of = op == kRol ? b_.CreateXor(bit(wide, bits - 1), bit(wide, bits - 2)) : b_.CreateXor(bit(wide, 0), bit(wide, bits - 1));
-    if (hp_extra(call.imm2) & kShiftImmCount)  // an imm8 count of 2 or more on a register keeps OF
-      of = b_.CreateSelect(b_.CreateICmpUGE(count, b_.getInt64(2)), bit(old, 11), of);
-    llvm::Value* f = b_.CreateOr(b_.CreateAnd(old, ~uint64_t(rflags::CF | rflags::OF)), b_.CreateOr(cf, b_.CreateShl(of, 11)));
-    return b_.CreateSelect(b_.CreateICmpEQ(count, b_.getInt64(0)), old, f);
   }
 
   void make_pure(llvm::CallInst* call) {
