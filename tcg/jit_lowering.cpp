@@ -211,8 +211,8 @@ class Lowering : JitEmitter {
           const unsigned cc = op.opc == Opc::kGetCF ? 2 : unsigned(op.imm);
           llvm::Value* v = flags_from >= 0 ? known_condition(b_, known(ops[flags_from]), cc) : nullptr;
           if (v) def(op, b_.CreateZExt(v, i64_));
-          else if (op.opc == Opc::kGetCF) def(op, call_pure(reinterpret_cast<void*>(&rt_carry), {cpu_}));
-          else def(op, call_pure(reinterpret_cast<void*>(&rt_condition), {cpu_, b_.getInt64(op.imm)}));
+          else if (!target_.tier_up && !pending_flags_) def(op, stored_condition(op, cc));
+          else def(op, runtime_condition(op, cc));
           break;
         }
         case Opc::kCall: {
@@ -530,6 +530,43 @@ class Lowering : JitEmitter {
     store_cpu(f.dst, layout_.cc_dst);
     store_cpu(f.src, layout_.cc_src);
     if (f.src2) store_cpu(f.src2, layout_.cc_src2);
+  }
+
+  // A condition of flags the run loop's LazyFlags computes (call, after storing pending flags).
+  llvm::Value* runtime_condition(const Op& op, unsigned cc) {
+    if (op.opc == Opc::kGetCF) return call_pure(reinterpret_cast<void*>(&rt_carry), {cpu_});
+    return call_pure(reinterpret_cast<void*>(&rt_condition), {cpu_, b_.getInt64(cc)});
+  }
+  // Optimised code, flags set by an earlier block (in LazyFlags): inline for the kinds that set
+  // them most (SUB/CMP, AND/TEST/logic, ADD at every size), else the call.
+  llvm::Value* stored_condition(const Op& op, unsigned cc) {
+    llvm::Value* kind = load_cpu(i32_, layout_.cc_op);
+    KnownFlags flags{0, load_cpu(i64_, layout_.cc_dst), load_cpu(i64_, layout_.cc_src)};
+    llvm::BasicBlock* other = new_block("cond.other");
+    llvm::BasicBlock* join = new_block("cond.done");
+    llvm::SwitchInst* sw = b_.CreateSwitch(kind, other);
+    std::vector<std::pair<llvm::Value*, llvm::BasicBlock*>> results;
+    for (CcKind k : {kCcSub, kCcLogic, kCcAdd})
+      for (unsigned size : {1u, 2u, 4u, 8u}) {
+        llvm::BasicBlock* here = new_block("cond.kind");
+        b_.SetInsertPoint(here);
+        flags.cc_op = cc_op(k, size);
+        llvm::Value* v = known_condition(b_, flags, cc);
+        if (!v) {
+          here->eraseFromParent();
+          continue;
+        }
+        sw->addCase(b_.getInt32(flags.cc_op), here);
+        results.emplace_back(b_.CreateZExt(v, i64_), b_.GetInsertBlock());
+        b_.CreateBr(join);
+      }
+    b_.SetInsertPoint(other);
+    results.emplace_back(runtime_condition(op, cc), b_.GetInsertBlock());
+    b_.CreateBr(join);
+    b_.SetInsertPoint(join);
+    llvm::PHINode* phi = b_.CreatePHI(i64_, unsigned(results.size()));
+    for (auto& [v, from] : results) phi->addIncoming(v, from);
+    return phi;
   }
 
   // Helpers whose work is inline code (no call, nothing that can fault).
