@@ -3,6 +3,7 @@
 #include <llvm/IR/Intrinsics.h>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "cpu/cpu_state.h"
@@ -154,15 +155,19 @@ class SseLowering {
   llvm::Value* scalar_source(unsigned width) {
     return in_.mem ? e_.load_guest(b_.getIntNTy(8 * width), host_) : load_lane(in_.rm, 0, width);
   }
-  // (U)COMISS/SD: EFLAGS ZF, PF, CF. Raises nothing unless an operand is NaN or denormal.
-  llvm::Value* compare_flags() {
-    const bool dbl = is_double(HostGprOp(in_.sub));
+  // The low lanes of XMM[reg] and of the source as floats, once both pass `accept` (else h_sse).
+  template <typename Accept>
+  std::pair<llvm::Value*, llvm::Value*> scalar_operands(bool dbl, Accept accept) {
     const unsigned width = dbl ? 8 : 4;
     llvm::Value* a = load_lane(in_.reg, 0, width);
     llvm::Value* b = scalar_source(width);
-    bail_if(b_.CreateNot(b_.CreateAnd(ordinary(a, dbl), ordinary(b, dbl))));
-    llvm::Value* fa = b_.CreateBitCast(a, float_type(dbl));
-    llvm::Value* fb = b_.CreateBitCast(b, float_type(dbl));
+    bail_if(b_.CreateNot(b_.CreateAnd(accept(a), accept(b))));
+    return {b_.CreateBitCast(a, float_type(dbl)), b_.CreateBitCast(b, float_type(dbl))};
+  }
+  // (U)COMISS/SD: EFLAGS ZF, PF, CF. Raises nothing unless an operand is NaN or denormal.
+  llvm::Value* compare_flags() {
+    const bool dbl = is_double(HostGprOp(in_.sub));
+    auto [fa, fb] = scalar_operands(dbl, [&](llvm::Value* v) { return ordinary(v, dbl); });
     llvm::Value* cf = b_.CreateZExt(b_.CreateFCmpOLT(fa, fb), e_.i64_);
     llvm::Value* zf = b_.CreateZExt(b_.CreateFCmpOEQ(fa, fb), e_.i64_);
     return b_.CreateOr(cf, b_.CreateShl(zf, 6));
@@ -173,11 +178,7 @@ class SseLowering {
   void add_scalar(HostOp op) {
     const bool dbl = op == addsd || op == subsd;
     const unsigned width = dbl ? 8 : 4;
-    llvm::Value* a = load_lane(in_.reg, 0, width);
-    llvm::Value* b = scalar_source(width);
-    bail_if(b_.CreateNot(b_.CreateAnd(finite(a, dbl), finite(b, dbl))));
-    llvm::Value* fa = b_.CreateBitCast(a, float_type(dbl));
-    llvm::Value* fb = b_.CreateBitCast(b, float_type(dbl));
+    auto [fa, fb] = scalar_operands(dbl, [&](llvm::Value* v) { return finite(v, dbl); });
     if (op == subss || op == subsd) fb = b_.CreateFNeg(fb);
     llvm::Value* sum = b_.CreateFAdd(fa, fb);
     llvm::Value* bb = b_.CreateFSub(sum, fa);
