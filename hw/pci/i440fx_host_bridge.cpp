@@ -4,7 +4,7 @@ namespace janus {
 
 using namespace pci;
 
-I440fxHostBridge::I440fxHostBridge() : config_(kVendor, kDevice, kRevision, kClass, 0x00) {
+I440fxHostBridge::I440fxHostBridge() : ConfigSpaceDevice(kVendor, kDevice, kRevision, kClass, 0x00) {
   // The CPU reaches memory through this bridge and it masters the bus for it, so memory space
   // and bus master are always on (read-only 1, power-on 0006h as on the 82441FX). The error
   // reporting enables are plain storage: Janus never signals parity errors or SERR#.

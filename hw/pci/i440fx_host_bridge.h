@@ -6,12 +6,11 @@
 #pragma once
 #include <cstdint>
 
-#include "hw/pci/pci_config_space.h"
-#include "hw/pci/pci_device.h"
+#include "hw/pci/config_space_device.h"
 
 namespace janus {
 
-class I440fxHostBridge final : public PciDevice {
+class I440fxHostBridge final : public ConfigSpaceDevice {
  public:
   static constexpr uint16_t kVendor = 0x8086;
   static constexpr uint16_t kDevice = 0x1237;
@@ -19,12 +18,6 @@ class I440fxHostBridge final : public PciDevice {
   static constexpr uint32_t kClass = 0x060000;  // bridge, host bridge
 
   I440fxHostBridge();
-
-  uint32_t config_read(unsigned offset, unsigned size) override { return config_.read(offset, size); }
-  void config_write(unsigned offset, unsigned size, uint32_t value) override { config_.write(offset, size, value); }
-
- private:
-  PciConfigSpace config_;
 };
 
 }  // namespace janus

@@ -5,7 +5,7 @@ namespace janus {
 using namespace pci;
 
 Piix3IsaBridge::Piix3IsaBridge()
-    : config_(kVendor, kDevice, kRevision, kClass, kHeaderTypeMultiFunction) {
+    : ConfigSpaceDevice(kVendor, kDevice, kRevision, kClass, kHeaderTypeMultiFunction) {
   // The bridge always forwards I/O and memory cycles to ISA and masters the bus for ISA DMA:
   // those enables are read-only 1 (power-on 0007h as on the 82371SB). Special cycles and SERR#
   // enable are plain storage.

@@ -7,12 +7,11 @@
 #pragma once
 #include <cstdint>
 
-#include "hw/pci/pci_config_space.h"
-#include "hw/pci/pci_device.h"
+#include "hw/pci/config_space_device.h"
 
 namespace janus {
 
-class Piix3IsaBridge final : public PciDevice {
+class Piix3IsaBridge final : public ConfigSpaceDevice {
  public:
   static constexpr uint16_t kVendor = 0x8086;
   static constexpr uint16_t kDevice = 0x7000;
@@ -20,12 +19,6 @@ class Piix3IsaBridge final : public PciDevice {
   static constexpr uint32_t kClass = 0x060100;  // bridge, ISA bridge
 
   Piix3IsaBridge();
-
-  uint32_t config_read(unsigned offset, unsigned size) override { return config_.read(offset, size); }
-  void config_write(unsigned offset, unsigned size, uint32_t value) override { config_.write(offset, size, value); }
-
- private:
-  PciConfigSpace config_;
 };
 
 }  // namespace janus

@@ -24,6 +24,14 @@ PCI_DATA equ 0xcfc
     out dx, eax
 %endmacro
 
+; PCI_READ32 bus_dev_fn_reg: EAX = the configuration dword there, printed (clobbers DX)
+%macro PCI_READ32 1
+    PCI_SELECT %1
+    mov dx, PCI_DATA
+    in eax, dx
+    call put_hex32
+%endmacro
+
 ; pci_address(device, function, register) with the enable bit
 %define PCI_CFG(dev, fn, reg) (0x80000000 | ((dev) << 11) | ((fn) << 8) | (reg))
 
@@ -37,10 +45,7 @@ rom_main:
 
     ; --- 00:00.0 ---
     PRINT "00:00.0 id "
-    PCI_SELECT PCI_CFG(0, 0, 0x00)
-    mov dx, PCI_DATA
-    in eax, dx
-    call put_hex32
+    PCI_READ32 PCI_CFG(0, 0, 0x00)
     EXPECT_EQ eax, 0x12378086
     PRINT " vendor "
     in ax, dx                           ; lanes 0-1
@@ -83,10 +88,7 @@ rom_main:
 
     ; --- 00:01.0 ---
     PRINT "00:01.0 id "
-    PCI_SELECT PCI_CFG(1, 0, 0x00)
-    mov dx, PCI_DATA
-    in eax, dx
-    call put_hex32
+    PCI_READ32 PCI_CFG(1, 0, 0x00)
     EXPECT_EQ eax, 0x70008086
     PRINT " class "
     PCI_SELECT PCI_CFG(1, 0, 0x08)
@@ -104,16 +106,10 @@ rom_main:
 
     ; --- nothing there ---
     PRINT "00:1F.0 id "
-    PCI_SELECT PCI_CFG(31, 0, 0x00)
-    mov dx, PCI_DATA
-    in eax, dx
-    call put_hex32
+    PCI_READ32 PCI_CFG(31, 0, 0x00)
     EXPECT_EQ eax, 0xffffffff
     PRINT ", enable bit clear "
-    PCI_SELECT PCI_CFG(0, 0, 0x00) & 0x7fffffff
-    mov dx, PCI_DATA
-    in eax, dx
-    call put_hex32
+    PCI_READ32 PCI_CFG(0, 0, 0x00) & 0x7fffffff
     EXPECT_EQ eax, 0xffffffff
     call put_crlf
 

@@ -4,6 +4,7 @@
 #include <cpuid.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -137,19 +138,28 @@ TEST(CrossErrata, StiShadowExplainedOnlyWhenIfWasSet) {
   EXPECT_STREQ(explain(if_clear), "");
 }
 
+// A CPUID of leaf/subleaf in a 64-bit kernel: the follower returns the table's eax..edx and the
+// leader starts out the same (each test then puts host bits into the leader).
+Case cpuid_case(uint32_t leaf, uint32_t subleaf, std::array<uint64_t, 4> table) {
+  Case c{{0x0f, 0xa2}, long_mode_kernel(), {}, {}};
+  c.before.gpr[RAX] = leaf;
+  c.before.gpr[RCX] = subleaf;
+  c.follower = c.before;
+  c.follower.rip += 2;
+  c.follower.gpr[RAX] = table[0];
+  c.follower.gpr[RBX] = table[1];
+  c.follower.gpr[RCX] = table[2];
+  c.follower.gpr[RDX] = table[3];
+  c.leader = c.follower;
+  return c;
+}
+
 // The Linux decompressor's CPUID(1) under -accel cross: the leader shows host feature bits, the
 // follower the configured table (ecx=0x2000 edx=0x701ab79).
 TEST(CrossErrata, CpuidLeaf1ExplainedOnlyWithHostFeatures) {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   ASSERT_TRUE(__get_cpuid(1, &eax, &ebx, &ecx, &edx));
-  Case c{{0x0f, 0xa2}, long_mode_kernel(), {}, {}};
-  c.before.gpr[RAX] = 1;
-  c.follower = c.before;
-  c.follower.rip += 2;
-  c.follower.gpr[RAX] = 0x663;
-  c.follower.gpr[RCX] = 0x2000;
-  c.follower.gpr[RDX] = 0x701ab79;
-  c.leader = c.follower;
+  Case c = cpuid_case(1, 0, {0x663, 0, 0x2000, 0x701ab79});
   c.leader.gpr[RCX] = ecx & ~(1u << 31);  // a subset of the host's bits
   c.leader.gpr[RDX] = edx;
   EXPECT_STREQ(explain(c), "cpuid-leaf1-host-features");
@@ -172,16 +182,7 @@ TEST(CrossErrata, CpuidLeaf1ExplainedOnlyWithHostFeatures) {
 TEST(CrossErrata, CpuidLeaf7ExplainedOnlyWithHostFeatures) {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   ASSERT_TRUE(__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx));
-  Case c{{0x0f, 0xa2}, long_mode_kernel(), {}, {}};
-  c.before.gpr[RAX] = 7;
-  c.before.gpr[RCX] = 0;
-  c.follower = c.before;
-  c.follower.rip += 2;
-  c.follower.gpr[RAX] = 0;
-  c.follower.gpr[RBX] = 0;
-  c.follower.gpr[RCX] = 0;
-  c.follower.gpr[RDX] = 1u << 29;
-  c.leader = c.follower;
+  Case c = cpuid_case(7, 0, {0, 0, 0, 1u << 29});
   c.leader.gpr[RAX] = eax;
   c.leader.gpr[RBX] = ebx;
   c.leader.gpr[RDX] = edx & ~1u;  // a subset of the host's bits
