@@ -45,6 +45,7 @@ using JitEntry = int (*)(TcgCpu* cpu);
 // new entry then replaces it (the quick code is kept: it may still be running).
 struct JitSlot {
   std::atomic<JitEntry> entry{nullptr};
+  std::atomic<bool> optimised{false};       // entry is the optimised code: quick code goes there
   std::shared_ptr<JitCode> code;            // quick code (or the only code)
   std::shared_ptr<JitCode> optimised_code;  // after the tier-up
   uint32_t runs = 0;                        // runs of the quick code (vCPU thread only)

@@ -22,8 +22,18 @@ JitEmitter::JitEmitter(llvm::Module& module, const JitLayout& layout, uint32_t m
   llvm::MDNode* mem_type = md.createTBAAScalarTypeNode("guest memory", root);
   tbaa_cpu_ = md.createTBAAStructTagNode(cpu_type, cpu_type, 0);
   tbaa_mem_ = md.createTBAAStructTagNode(mem_type, mem_type, 0);
+  likely_ = md.createLikelyBranchWeights();
+  unlikely_ = md.createUnlikelyBranchWeights();
   code64_ = (mode & 3) == uint32_t(CodeSize::k64);
   user_ = ((mode >> 6) & 3) == 3;
+}
+
+void JitEmitter::branch_likely(llvm::Value* cond, llvm::BasicBlock* yes, llvm::BasicBlock* no) {
+  b_.CreateCondBr(cond, yes, no, likely_);
+}
+
+void JitEmitter::branch_unlikely(llvm::Value* cond, llvm::BasicBlock* yes, llvm::BasicBlock* no) {
+  b_.CreateCondBr(cond, yes, no, unlikely_);
 }
 
 void JitEmitter::store_cpu(llvm::Value* v, size_t offset) {

@@ -15,6 +15,10 @@ struct JitEmitter {
 
   llvm::BasicBlock* new_block(const char* name) { return llvm::BasicBlock::Create(ctx_, name, fn_); }
   llvm::Value* address_of(void* p) { return llvm::ConstantExpr::getIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(p)), ptr_); }
+  // A conditional branch whose condition is almost always true (likely) or false (unlikely): the
+  // code generator lays the rare side (slow paths, faults, exits to the run loop) out of line.
+  void branch_likely(llvm::Value* cond, llvm::BasicBlock* yes, llvm::BasicBlock* no);
+  void branch_unlikely(llvm::Value* cond, llvm::BasicBlock* yes, llvm::BasicBlock* no);
   llvm::Value* field(size_t offset) { return b_.CreateConstInBoundsGEP1_64(i8_, cpu_, offset); }
   // Loads and stores of TcgCpu fields (the TBAA tag says: not guest memory).
   llvm::Value* load_cpu(llvm::Type* type, size_t offset) { return load_at(type, cpu_, offset); }
@@ -41,6 +45,7 @@ struct JitEmitter {
   llvm::Type *i1_, *i8_, *i32_, *i64_;
   llvm::PointerType* ptr_;
   llvm::MDNode *tbaa_cpu_, *tbaa_mem_;
+  llvm::MDNode *likely_, *unlikely_;  // branch weights
   llvm::Function* fn_ = nullptr;
   llvm::Value* cpu_ = nullptr;
   bool code64_ = false;  // 64-bit code (the mode)

@@ -55,6 +55,7 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.block_linear_pc = in_block(&sample.linear_pc);
   static const JitSlot slot;
   l.slot_entry = size_t(reinterpret_cast<const char*>(&slot.entry) - reinterpret_cast<const char*>(&slot));
+  l.slot_optimised = size_t(reinterpret_cast<const char*>(&slot.optimised) - reinterpret_cast<const char*>(&slot));
   l.slot_runs = size_t(reinterpret_cast<const char*>(&slot.runs) - reinterpret_cast<const char*>(&slot));
   l.mmu = at(&cpu.mmu);
   l.tlb = cpu.mmu.tlb_layout();
@@ -117,6 +118,11 @@ class Lowering : JitEmitter {
     // Allocas in the entry block (mem2reg promotes only those; elsewhere they are dynamic).
     slow_taken_ = b_.CreateAlloca(i1_);
     code_written_ = b_.CreateAlloca(i1_);
+    // The argument is lowered with the entry block, which LLVM's fast instruction selector
+    // cannot do for this calling convention: the entry block holds nothing else.
+    llvm::BasicBlock* start = new_block("start");
+    b_.CreateBr(start);
+    b_.SetInsertPoint(start);
     if (target_.tier_up && layout_.tier_up) tier_up_prologue();
     // A block that calls no helper may jump straight on to its successor's compiled code,
     // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
@@ -336,9 +342,9 @@ class Lowering : JitEmitter {
     llvm::BasicBlock* look = new_block("smc.look");
     llvm::BasicBlock* stop = new_block("smc.stop");
     llvm::BasicBlock* go = new_block("smc.go");
-    b_.CreateCondBr(b_.CreateLoad(i1_, code_written_), look, go);
+    branch_unlikely(b_.CreateLoad(i1_, code_written_), look, go);
     b_.SetInsertPoint(look);
-    b_.CreateCondBr(b_.CreateICmpNE(load_cpu(i8_, layout_.stop_block), b_.getInt8(0)), stop, go);
+    branch_unlikely(b_.CreateICmpNE(load_cpu(i8_, layout_.stop_block), b_.getInt8(0)), stop, go);
     b_.SetInsertPoint(stop);
     flush_state(false);
     store_cpu(b_.getInt8(0), layout_.stop_block);
@@ -349,7 +355,7 @@ class Lowering : JitEmitter {
   }
 
   // Quick code: count this run; on the tier_up_runs-th ask for optimised code; once the slot
-  // has other code than this function, make it the block's and go there.
+  // holds it (JitSlot::optimised), make it the block's and go there.
   void tier_up_prologue() {
     llvm::Value* slot = address_of(const_cast<JitSlot*>(target_.slot));
     llvm::Value* runs_at = b_.CreateConstInBoundsGEP1_64(i8_, slot, layout_.slot_runs);
@@ -359,16 +365,17 @@ class Lowering : JitEmitter {
     llvm::BasicBlock* check = new_block("tier.check");
     llvm::BasicBlock* go = new_block("tier.switch");
     llvm::BasicBlock* body = new_block("body");
-    b_.CreateCondBr(b_.CreateICmpEQ(runs, b_.getInt32(layout_.tier_up_runs)), ask, check);
+    branch_unlikely(b_.CreateICmpEQ(runs, b_.getInt32(layout_.tier_up_runs)), ask, check);
     b_.SetInsertPoint(ask);
     auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_}, false);
     b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.tier_up)),
                   {address_of(layout_.tier_up_context), address_of(const_cast<void*>(block_))});
     b_.CreateBr(check);
     b_.SetInsertPoint(check);
-    llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, slot, layout_.slot_entry));
-    b_.CreateCondBr(b_.CreateICmpEQ(entry, fn_), body, go);
+    llvm::Value* optimised = b_.CreateLoad(i8_, b_.CreateConstInBoundsGEP1_64(i8_, slot, layout_.slot_optimised));
+    branch_likely(b_.CreateICmpEQ(optimised, b_.getInt8(0)), body, go);
     b_.SetInsertPoint(go);
+    llvm::Value* entry = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, slot, layout_.slot_entry));
     b_.CreateStore(entry, b_.CreateConstInBoundsGEP1_64(i8_, address_of(const_cast<void*>(block_)), layout_.block_jit));
     tail_call(entry);
     b_.SetInsertPoint(body);
@@ -389,15 +396,15 @@ class Lowering : JitEmitter {
       leave(done);
       return;
     }
-    llvm::BasicBlock* back = new_block("to.loop");
-    llvm::BasicBlock* go = new_block("go.on");
-    llvm::BasicBlock* lookup = new_block("lookup");
     llvm::Value* self = address_of(const_cast<void*>(block_));
     llvm::Value* slow = b_.CreateLoad(i1_, slow_taken_);
     if (asks_for_loop_) slow = b_.CreateOr(slow, b_.CreateICmpNE(load_cpu(i8_, layout_.loop_check), b_.getInt8(0)));
     if (mmio_at_entry_) slow = b_.CreateOr(slow, b_.CreateICmpNE(load_cpu(i64_, layout_.mmio_count), mmio_at_entry_));
+    llvm::BasicBlock* back = new_block("to.loop");
+    llvm::BasicBlock* go = new_block("go.on");
+    llvm::BasicBlock* lookup = new_block("lookup");
     llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
-    b_.CreateCondBr(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
+    branch_unlikely(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
     b_.SetInsertPoint(go);
     // The link (BlockCache::linked): the indirect target's RIP must match (either of two links),
     // and a block on another page must still be mapped where it was translated from.
@@ -406,14 +413,14 @@ class Lowering : JitEmitter {
       llvm::BasicBlock* miss = link == 2 ? new_block("other.link") : lookup;
       llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateConstInBoundsGEP1_64(i8_, self, layout_.block_chain + 8 * link));
       llvm::BasicBlock* linked = new_block("linked");
-      b_.CreateCondBr(b_.CreateIsNull(next), miss, linked);
+      branch_unlikely(b_.CreateIsNull(next), miss, linked);
       b_.SetInsertPoint(linked);
       llvm::Value* ok = b_.getTrue();
       if (slot == 2) ok = b_.CreateICmpEQ(rip, load_at(i64_, next, layout_.block_rip));
       if (!same_page) ok = b_.CreateAnd(ok, still_mapped(next));
       llvm::Value* entry = load_at(ptr_, next, layout_.block_jit);
       llvm::BasicBlock* compiled = new_block("compiled");
-      b_.CreateCondBr(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, miss);
+      branch_likely(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, miss);
       b_.SetInsertPoint(compiled);
       store_cpu(budget, layout_.chain_budget);  // one jump more
       tail_call(entry);
@@ -438,7 +445,21 @@ class Lowering : JitEmitter {
   // JitTier::execute names the block it entered).
   void leave(BlockEnd end) {
     store_cpu(address_of(const_cast<void*>(block_)), layout_.jit_last_block);
-    b_.CreateRet(b_.getInt32(int(end)));
+    return_with(b_.getInt32(int(end)));
+  }
+  // All returns go through one block (LLVM's fast instruction selector cannot lower a return in
+  // this calling convention: the block that does is left to the slow one, so it is kept small).
+  void return_with(llvm::Value* end) {
+    if (!return_) {
+      llvm::BasicBlock* here = b_.GetInsertBlock();
+      return_ = new_block("return");
+      b_.SetInsertPoint(return_);
+      return_end_ = b_.CreatePHI(i32_, 4);
+      b_.CreateRet(return_end_);
+      b_.SetInsertPoint(here);
+    }
+    return_end_->addIncoming(end, b_.GetInsertBlock());
+    b_.CreateBr(return_);
   }
   // SoftMmu::code_maps_to for a linked block: its page is mapped, executable, to its physical page.
   llvm::Value* still_mapped(llvm::Value* next) {
@@ -591,7 +612,7 @@ class Lowering : JitEmitter {
     auto i64 = [&](uint64_t v) { return b_.getInt64(v); };
     if (size == 8 && !is_signed) {  // RDX:RAX / d: the host's 128/64 DIV, once RDX < d
       llvm::Value* d = t(call.a);
-      b_.CreateCondBr(b_.CreateICmpULT(rdx, d), fast, slow);
+      branch_likely(b_.CreateICmpULT(rdx, d), fast, slow);
       b_.SetInsertPoint(fast);
       auto* type = llvm::FunctionType::get(llvm::StructType::get(ctx_, {i64_, i64_}), {i64_, i64_, i64_}, false);
       llvm::InlineAsm* div = llvm::InlineAsm::get(type, "divq $4", "={rax},={rdx},{rax},{rdx},r,~{dirflag},~{fpsr},~{flags}", false);
@@ -603,7 +624,7 @@ class Lowering : JitEmitter {
       fits = b_.CreateICmpEQ(rdx, b_.CreateAShr(rax, 63));
       fits = b_.CreateAnd(fits, b_.CreateICmpNE(d, i64(0)));
       fits = b_.CreateAnd(fits, b_.CreateNot(b_.CreateAnd(b_.CreateICmpEQ(rax, i64(1ull << 63)), b_.CreateICmpEQ(d, i64(~0ull)))));
-      b_.CreateCondBr(fits, fast, slow);
+      branch_likely(fits, fast, slow);
       b_.SetInsertPoint(fast);
       q = b_.CreateSDiv(rax, d);
       r = b_.CreateSRem(rax, d);
@@ -612,7 +633,7 @@ class Lowering : JitEmitter {
       llvm::Value* d32 = b_.CreateTrunc(t(call.a), i32_);
       if (!is_signed) {
         llvm::Value* d = b_.CreateZExt(d32, i64_);
-        b_.CreateCondBr(b_.CreateICmpULT(b_.CreateAnd(rdx, 0xffffffffull), d), fast, slow);
+        branch_likely(b_.CreateICmpULT(b_.CreateAnd(rdx, 0xffffffffull), d), fast, slow);
         b_.SetInsertPoint(fast);
         q = b_.CreateUDiv(dividend, d);
         r = b_.CreateURem(dividend, d);
@@ -621,11 +642,11 @@ class Lowering : JitEmitter {
         fits = b_.CreateAnd(b_.CreateICmpNE(d, i64(0)),
                             b_.CreateNot(b_.CreateAnd(b_.CreateICmpEQ(dividend, i64(1ull << 63)), b_.CreateICmpEQ(d, i64(~0ull)))));
         llvm::BasicBlock* check = new_block("div.check");
-        b_.CreateCondBr(fits, check, slow);
+        branch_likely(fits, check, slow);
         b_.SetInsertPoint(check);
         llvm::Value* q64 = b_.CreateSDiv(dividend, d);
         llvm::Value* q32 = b_.CreateSExt(b_.CreateTrunc(q64, i32_), i64_);
-        b_.CreateCondBr(b_.CreateICmpEQ(q32, q64), fast, slow);
+        branch_likely(b_.CreateICmpEQ(q32, q64), fast, slow);
         b_.SetInsertPoint(fast);
         q = b_.CreateAnd(q64, 0xffffffffull);
         r = b_.CreateAnd(b_.CreateSRem(dividend, d), 0xffffffffull);
@@ -716,11 +737,11 @@ class Lowering : JitEmitter {
       llvm::BasicBlock* here = b_.GetInsertBlock();
       fault_exit_ = new_block("fault");
       b_.SetInsertPoint(fault_exit_);
-      b_.CreateRet(b_.getInt32(int(BlockEnd::kUnchained)));
+      return_with(b_.getInt32(int(BlockEnd::kUnchained)));
       b_.SetInsertPoint(here);
     }
     llvm::BasicBlock* go = new_block("no.fault");
-    b_.CreateCondBr(b_.CreateICmpNE(load_cpu(i8_, layout_.fault_pending), b_.getInt8(0)), fault_exit_, go);
+    branch_unlikely(b_.CreateICmpNE(load_cpu(i8_, layout_.fault_pending), b_.getInt8(0)), fault_exit_, go);
     b_.SetInsertPoint(go);
   }
   llvm::Value* call_load(const Op& op) {
@@ -756,7 +777,7 @@ class Lowering : JitEmitter {
     x.fast = new_block(write ? "store.fast" : "load.fast");
     x.slow = new_block(write ? "store.slow" : "load.slow");
     x.join = new_block(write ? "store.done" : "load.done");
-    b_.CreateCondBr(probe.hit, x.fast, x.slow);
+    branch_likely(probe.hit, x.fast, x.slow);
     b_.SetInsertPoint(x.fast);
     return x;
   }
@@ -795,6 +816,8 @@ class Lowering : JitEmitter {
   const LowerTarget& target_;
   std::vector<llvm::Value*> temps_;
   llvm::BasicBlock* fault_exit_ = nullptr;  // returns after a fault (check_fault)
+  llvm::BasicBlock* return_ = nullptr;      // the one return (return_with)
+  llvm::PHINode* return_end_ = nullptr;
   std::array<llvm::Value*, 16> regs_{};  // guest registers as values (null: read from memory)
   uint16_t dirty_regs_ = 0;              // of them, not stored yet
   std::optional<FlagValues> pending_flags_;  // flags not stored yet

@@ -39,7 +39,7 @@ struct JitLayout {
   void (*tier_up)(void* context, const void* block) = nullptr;
   void* tier_up_context = nullptr;
   uint32_t tier_up_runs = 0;
-  size_t slot_entry = 0, slot_runs = 0;  // within a JitSlot
+  size_t slot_entry = 0, slot_optimised = 0, slot_runs = 0;  // within a JitSlot
   static JitLayout of(const TcgCpu& cpu);
 };
 

@@ -75,7 +75,7 @@ class SseLowering {
     llvm::BasicBlock* fast = e_.new_block("sse.fast");
     llvm::BasicBlock* slow = slow_ = e_.new_block("sse.helper");
     llvm::BasicBlock* join = e_.new_block("sse.done");
-    b_.CreateCondBr(ok, fast, slow);
+    e_.branch_likely(ok, fast, slow);
     b_.SetInsertPoint(fast);
     llvm::Value* fast_value = fast_path(b);
     llvm::BasicBlock* fast_end = b_.GetInsertBlock();
@@ -129,7 +129,7 @@ class SseLowering {
   // Takes the helper path when `cond` holds (operands the inline code does not handle).
   void bail_if(llvm::Value* cond) {
     llvm::BasicBlock* go = e_.new_block("sse.go");
-    b_.CreateCondBr(cond, slow_, go);
+    e_.branch_unlikely(cond, slow_, go);
     b_.SetInsertPoint(go);
   }
 

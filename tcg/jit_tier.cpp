@@ -398,6 +398,7 @@ void JitTier::compile(std::vector<Job>& jobs) {
     if (e.perf_map) e.functions.emplace_back(address->getValue(), jobs[i].linear_pc);
     (level == kQuick ? jobs[i].slot->code : jobs[i].slot->optimised_code) = code;
     jobs[i].slot->entry.store(address->toPtr<JitEntry>(), std::memory_order_release);
+    if (level == kOptimised) jobs[i].slot->optimised.store(true, std::memory_order_release);
   }
   (level == kQuick ? stats_.compiled : stats_.optimised) += jobs.size();
   const auto end = std::chrono::steady_clock::now();
