@@ -38,7 +38,6 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.cc_dst = at(&cpu.cc.dst);
   l.cc_src = at(&cpu.cc.src);
   l.cc_src2 = at(&cpu.cc.src2);
-  l.instructions = at(&cpu.stats.instructions);
   l.stop_block = at(&cpu.stop_block);
   l.loop_check = at(&cpu.loop_check);
   l.mmio_count = at(cpu.mmu.mmio_counter());
@@ -326,8 +325,9 @@ class Lowering : JitEmitter {
     return b_.CreateAShr(b_.CreateShl(v, sh), sh);
   }
   llvm::Value* nonzero(llvm::Value* v) { return b_.CreateICmpNE(v, b_.getInt64(0)); }
+  // Retired instructions are counted down from the chain budget (TcgVcpu::execute adds them up).
   void retire(uint32_t n) {
-    if (n) store_cpu(b_.CreateAdd(load_cpu(i64_, layout_.instructions), b_.getInt64(n)), layout_.instructions);
+    if (n) store_cpu(b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(int32_t(n))), layout_.chain_budget);
   }
   // RIP and the instruction's index, for helpers and for a fault's restart point.
   void mark_instruction(uint64_t rip, uint32_t index) {
@@ -403,7 +403,7 @@ class Lowering : JitEmitter {
     llvm::BasicBlock* back = new_block("to.loop");
     llvm::BasicBlock* go = new_block("go.on");
     llvm::BasicBlock* lookup = new_block("lookup");
-    llvm::Value* budget = b_.CreateSub(load_cpu(i32_, layout_.chain_budget), b_.getInt32(1));
+    llvm::Value* budget = load_cpu(i32_, layout_.chain_budget);  // what is left after this block
     branch_unlikely(b_.CreateOr(slow, b_.CreateICmpSLT(budget, b_.getInt32(0))), back, go);
     b_.SetInsertPoint(go);
     // The link (BlockCache::linked): the indirect target's RIP must match (either of two links),
@@ -422,7 +422,6 @@ class Lowering : JitEmitter {
       llvm::BasicBlock* compiled = new_block("compiled");
       branch_likely(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, miss);
       b_.SetInsertPoint(compiled);
-      store_cpu(budget, layout_.chain_budget);  // one jump more
       tail_call(entry);
       b_.SetInsertPoint(miss);
     }
@@ -435,7 +434,6 @@ class Lowering : JitEmitter {
                                              {address_of(layout_.successor_context), self, b_.getInt32(slot)});
     b_.CreateCondBr(b_.CreateIsNull(found_entry), back, found);
     b_.SetInsertPoint(found);
-    store_cpu(budget, layout_.chain_budget);
     tail_call(found_entry);
     b_.SetInsertPoint(back);
     store_cpu(rip, layout_.rip);

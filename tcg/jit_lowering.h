@@ -25,7 +25,7 @@ struct JitLayout {
   size_t gpr, rip, seg_base_fs, seg_base_gs;
   size_t xmm, cr0, cr4;  // XMM0 and the SSE enable bits (tcg/jit_sse.cpp)
   size_t cc_op, cc_dst, cc_src, cc_src2;
-  size_t instructions, stop_block, loop_check, jit_insn, chain_budget, jit_last_block, fault_pending;
+  size_t stop_block, loop_check, jit_insn, chain_budget, jit_last_block, fault_pending;
   size_t mmio_count;  // SoftMmu's count of device accesses
   size_t block_chain, block_jit;  // within a Block: chain[0] and jit
   size_t block_rip, block_phys_pc, block_linear_pc;  // within a Block: what a link is checked by

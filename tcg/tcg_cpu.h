@@ -19,10 +19,10 @@ constexpr uint64_t kTscHz = 2'000'000'000ull;
 struct TcgStats {
   uint64_t instructions = 0;       // guest instructions retired
   uint64_t blocks_translated = 0;
-  uint64_t blocks_executed = 0;
+  uint64_t blocks_executed = 0;    // blocks the run loop ran (compiled code chains on uncounted)
   uint64_t blocks_compiled = 0;     // by the LLVM tier
   uint64_t blocks_optimised = 0;    //   and compiled again optimised
-  uint64_t compiled_runs = 0;       // block runs in compiled code (of blocks_executed)
+  uint64_t compiled_runs = 0;       // entries into compiled code (of blocks_executed; chained blocks not counted)
   uint64_t compiled_instructions = 0;  // instructions retired by compiled code
   uint64_t jit_compile_ns = 0;      // host time the LLVM tier spent compiling, of which
   uint64_t jit_optimise_ns = 0;     //   in LLVM's passes
@@ -62,8 +62,9 @@ class TcgCpu {
   // set, a REP instruction paused for events, a port access): chaining stops.
   bool loop_check = false;
   uint32_t jit_insn = 0;        // compiled code: index in its block of the instruction that may fault
-  // Compiled blocks jump straight to their compiled successors while this is positive (one per
-  // jump), so the run loop still looks at clocks and requests every so many blocks.
+  // Compiled code counts the instructions it retires down from this, and jumps straight on to
+  // compiled successors while it stays non-negative: the run loop still looks at clocks and
+  // requests every so many instructions, and adds up what was retired (TcgVcpu::execute).
   int32_t chain_budget = 0;
   const void* jit_last_block = nullptr;  // the Block whose compiled code ran last
   // A guest fault raised under compiled code: the C++ it called caught it and left it here, and

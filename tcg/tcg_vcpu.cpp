@@ -127,7 +127,7 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
   CpuState& s = cpu_.s;
   Block* prev = nullptr;
   BlockEnd prev_end = BlockEnd::kUnchained;
-  unsigned blocks = 0;  // blocks run: the clock is read every kClockCheckInterval of them
+  uint64_t clock_check_at = cpu_.stats.instructions;  // the clock is read every kClockCheckInstructions
   DebugStep step;
   for (;;) {
     if (exit_request_.load(std::memory_order_relaxed) && exit_request_.exchange(false)) return {VcpuExit::Reason::kKicked, {}};
@@ -135,8 +135,10 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
       cpu_.shutdown = false;
       return {VcpuExit::Reason::kShutdown, "triple fault"};
     }
-    if (blocks % kClockCheckInterval == 0 && deadline_ns != kNever && cpu_.ctx.clock.now_ns() >= deadline_ns)
-      return {VcpuExit::Reason::kKicked, {}};
+    if (cpu_.stats.instructions >= clock_check_at) {
+      clock_check_at = cpu_.stats.instructions + kClockCheckInstructions;
+      if (deadline_ns != kNever && cpu_.ctx.clock.now_ns() >= deadline_ns) return {VcpuExit::Reason::kKicked, {}};
+    }
     // The jump cache checks hits against the TLB, so a TLB flush leaves it alone.
     if (cache_.collect_garbage() || seen_tlb_epoch_ != cpu_.tlb_epoch) {
       seen_tlb_epoch_ = cpu_.tlb_epoch;
@@ -183,16 +185,12 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
       cache_.set_running(block);
       const uint64_t retired_before = cpu_.stats.instructions;
       const uint64_t activity = cpu_.mmu.mmio_accesses() + cache_.invalidations();
-      // Compiled code may run on through chained compiled blocks (profiling counts per block).
-      cpu_.chain_budget = profile_ || test_fault_at_ ? 0 : int32_t(kClockCheckInterval - 1 - blocks % kClockCheckInterval);
-      const int32_t budget = cpu_.chain_budget;
+      // Compiled code may run on through chained compiled blocks while it has instructions
+      // left of this budget (profiling counts per block).
+      const uint64_t left = clock_check_at > retired_before ? clock_check_at - retired_before : 0;
+      cpu_.chain_budget = profile_ || test_fault_at_ ? 0 : int32_t(left);
       BlockEnd end = execute(*block);
-      if (block->jit) {
-        const uint32_t jumps = uint32_t(budget - std::max<int32_t>(cpu_.chain_budget, 0));
-        blocks += jumps;
-        cpu_.stats.blocks_executed += jumps;
-        block = static_cast<Block*>(const_cast<void*>(cpu_.jit_last_block));  // the one that ended
-      }
+      if (block->jit) block = static_cast<Block*>(const_cast<void*>(cpu_.jit_last_block));  // the one that ended
       cache_.set_running(nullptr);
       if (profile_) {
         ProfileEntry& e = (*profile_)[block->linear_pc];
@@ -200,7 +198,6 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
         ++e.runs;
       }
       ++cpu_.stats.blocks_executed;
-      ++blocks;
       if (test_fault_at_ && cpu_.stats.instructions >= test_fault_at_) {
         s.gpr[RAX] ^= 1;
         test_fault_at_ = 0;
@@ -215,7 +212,7 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
       }
       if (single || !prev || block->code.has_call || cpu_.loop_check ||
           cpu_.mmu.mmio_accesses() + cache_.invalidations() != activity ||
-          blocks % kClockCheckInterval == 0 || exit_request_.load(std::memory_order_relaxed))
+          cpu_.stats.instructions >= clock_check_at || exit_request_.load(std::memory_order_relaxed))
         break;
       Block* next = nullptr;
       if (end == BlockEnd::kChain0 || end == BlockEnd::kChain1) {
@@ -233,8 +230,12 @@ VcpuExit TcgVcpu::run(uint64_t deadline_ns) {
 BlockEnd TcgVcpu::execute(Block& block) {
   if (block.jit || install_compiled(block)) {
     ++cpu_.stats.compiled_runs;
+    // Compiled code counts what it retires down from chain_budget (one counter per block, not
+    // two); after a fault, JitTier::execute has added the faulting block's part.
     const uint64_t before = cpu_.stats.instructions;
+    const int32_t budget = cpu_.chain_budget;
     BlockEnd end = jit_->execute(cpu_, block);
+    cpu_.stats.instructions += uint64_t(int64_t(budget) - int64_t(cpu_.chain_budget));
     cpu_.stats.compiled_instructions += cpu_.stats.instructions - before;
     return end;
   }

@@ -33,8 +33,9 @@ class TcgVcpu final : public Vcpu {
 
   const TcgStats& stats() const;  // with the LLVM tier's counters brought up to date
   unsigned index() const { return index_; }
-  // Clock checks happen every this many blocks (a clock read costs more than a block entry).
-  static constexpr unsigned kClockCheckInterval = 512;
+  // Clock checks happen every this many instructions (a clock read costs more than a block
+  // entry); chained compiled code runs at most about this far before the run loop looks.
+  static constexpr uint64_t kClockCheckInstructions = 4096;
 
  private:
   bool take_events();  // delivers a pending NMI/interrupt; true if one was taken
