@@ -357,6 +357,7 @@ class Generator {
 struct Result {
   CpuState s;
   Bytes data;
+  uint64_t retired = 0;  // instructions the (last) run retired
 };
 
 enum class Mode { kWhole, kSingle, kCompiled };
@@ -395,6 +396,7 @@ Result run(const Case& c, Mode mode) {
       EXPECT_TRUE(e.reason == VcpuExit::Reason::kSingleStep || e.reason == VcpuExit::Reason::kKicked);
     }
   };
+  uint64_t before = TcgAccelerator::stats_of(*m.vcpu)->instructions;
   to_hlt();
   if (mode == Mode::kCompiled) {
     // Runs 2 and 3 use the quick code (which asks for the optimised code on its second run),
@@ -403,12 +405,13 @@ Result run(const Case& c, Mode mode) {
     for (int again = 0; again < 3; ++again) {
       m.mem.write_phys(kData, data.data(), data.size());
       m.vcpu->set_state(start);
+      before = TcgAccelerator::stats_of(*m.vcpu)->instructions;
       to_hlt();
     }
     EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->compiled_runs, compiled_before) << "the later runs must use compiled code";
     EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->blocks_optimised, 0u) << "and the optimised code";
   }
-  Result r{m.vcpu->get_state(), Bytes(data.size())};
+  Result r{m.vcpu->get_state(), Bytes(data.size()), TcgAccelerator::stats_of(*m.vcpu)->instructions - before};
   m.mem.read_phys(kData, r.data.data(), r.data.size());
   return r;
 }
@@ -421,6 +424,8 @@ void expect_same(const Bytes& code, const Result& a, const Result& b, uint32_t s
   ASSERT_EQ(a.s.rip, b.s.rip) << "seed " << seed;
   ASSERT_EQ(a.s.rip, kCode + code.size()) << "seed " << seed << ": the program must run to its HLT";
   ASSERT_EQ(a.data, b.data) << "seed " << seed;
+  // Compiled code counts what it retires down from its chain budget: the sum must be exact.
+  ASSERT_EQ(a.retired, b.retired) << "seed " << seed << ": instructions retired";
 }
 
 Case make_case(uint32_t seed) {
@@ -521,6 +526,7 @@ TEST(TcgThreaded, CompiledLinkFollowsRemappedPage) {
   constexpr uint64_t kPageTable = 0x84000, kOld = 0x400000, kNew = 0x401000;
   const Bytes old_function = {0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3};  // mov eax, 1; ret
   const Bytes new_function = {0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3};  // mov eax, 2; ret
+  uint64_t retired[2] = {};
   for (bool compiled : {false, true}) {
     std::unique_ptr<Machine> owner = machine(Case{code, Bytes(16), std::vector<uint64_t>(16, 0)}, compiled);
     Machine& m = *owner;
@@ -536,5 +542,9 @@ TEST(TcgThreaded, CompiledLinkFollowsRemappedPage) {
     EXPECT_EQ(s.rip, kCode + code.size());
     EXPECT_EQ(s.gpr[RBX], 2901u * 1 + 99u * 2) << (compiled ? "compiled" : "interpreted");
     if (compiled) EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->compiled_instructions, 2000u * 5) << "the loop must have run compiled";
+    retired[compiled] = TcgAccelerator::stats_of(*m.vcpu)->instructions;
   }
+  // mov ecx; 3000 x (call, mov, ret, add, cmp, jne, dec, jnz); the store and INVLPG once; HLT.
+  EXPECT_EQ(retired[0], 1u + 3000u * 8 + 2 + 1);
+  EXPECT_EQ(retired[1], retired[0]) << "compiled code must count every instruction it retires";
 }
