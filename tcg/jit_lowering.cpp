@@ -117,11 +117,6 @@ class Lowering : JitEmitter {
     // Allocas in the entry block (mem2reg promotes only those; elsewhere they are dynamic).
     slow_taken_ = b_.CreateAlloca(i1_);
     code_written_ = b_.CreateAlloca(i1_);
-    // The argument is lowered with the entry block, which LLVM's fast instruction selector
-    // cannot do for this calling convention: the entry block holds nothing else.
-    llvm::BasicBlock* start = new_block("start");
-    b_.CreateBr(start);
-    b_.SetInsertPoint(start);
     if (target_.tier_up && layout_.tier_up) tier_up_prologue();
     // A block that calls no helper may jump straight on to its successor's compiled code,
     // unless it took a soft-MMU slow path (MMIO, code pages: the run loop must look).
@@ -432,7 +427,7 @@ class Lowering : JitEmitter {
     auto* type = llvm::FunctionType::get(ptr_, {ptr_, ptr_, i32_}, false);
     llvm::Value* found_entry = b_.CreateCall(type, address_of(reinterpret_cast<void*>(layout_.successor)),
                                              {address_of(layout_.successor_context), self, b_.getInt32(slot)});
-    b_.CreateCondBr(b_.CreateIsNull(found_entry), back, found);
+    branch_unlikely(b_.CreateIsNull(found_entry), back, found);
     b_.SetInsertPoint(found);
     tail_call(found_entry);
     b_.SetInsertPoint(back);
