@@ -13,6 +13,7 @@
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_config_ports.h"
 #include "hw/pci/piix3_isa_bridge.h"
+#include "hw/pci/piix3_reset_control.h"
 #include "hw/pit8254.h"
 #include "hw/post_port.h"
 #include "hw/uart16550.h"
@@ -79,7 +80,8 @@ PcMachine::PcMachine(const PcMachineConfig& config, const Clock& clock)
   isa_bridge_ = std::make_unique<Piix3IsaBridge>();
   pci_bus_->attach(layout::kPciDeviceHostBridge, 0, *host_bridge_);
   pci_bus_->attach(layout::kPciDeviceIsaBridge, 0, *isa_bridge_);
-  pci_config_ = std::make_unique<PciConfigPorts>(*pci_bus_);
+  reset_control_ = std::make_unique<Piix3ResetControl>([this] { request_stop({StopRequest::Kind::kReset, 0}); });
+  pci_config_ = std::make_unique<PciConfigPorts>(*pci_bus_, reset_control_.get());
   pio_.map(layout::kPortPciConfig, layout::kPciConfigPortCount, *pci_config_, "pci-config");
 }
 

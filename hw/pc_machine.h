@@ -31,6 +31,7 @@ class BootTimer;
 class AcpiPm;
 class PciBus;
 class PciConfigPorts;
+class Piix3ResetControl;
 class I440fxHostBridge;
 class Piix3IsaBridge;
 
@@ -103,6 +104,7 @@ class PcMachine final : public IoHandler {
   std::unique_ptr<BootTimer> boot_timer_;
   std::unique_ptr<AcpiPm> acpi_pm_;
   std::unique_ptr<PciBus> pci_bus_;
+  std::unique_ptr<Piix3ResetControl> reset_control_;  // port 0xCF9, reached through pci_config_
   std::unique_ptr<PciConfigPorts> pci_config_;
   std::unique_ptr<I440fxHostBridge> host_bridge_;
   std::unique_ptr<Piix3IsaBridge> isa_bridge_;

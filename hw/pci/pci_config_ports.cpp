@@ -28,6 +28,7 @@ bool PciConfigPorts::data_window(uint64_t offset, unsigned size, Window& window)
 
 uint64_t PciConfigPorts::read(uint64_t offset, unsigned size) {
   if (offset == 0 && size == 4) return address_;
+  if (offset == kResetControlOffset && size == 1 && reset_control_) return reset_control_->read(0, 1);
   uint64_t value = size_mask(size);  // bytes off CONFIG_DATA float high
   Window w;
   if (!data_window(offset, size, w)) return value;
@@ -40,6 +41,7 @@ void PciConfigPorts::write(uint64_t offset, unsigned size, uint64_t value) {
     address_ = uint32_t(value) & kAddressBits;
     return;
   }
+  if (offset == kResetControlOffset && size == 1 && reset_control_) return reset_control_->write(0, 1, value);
   Window w;
   if (data_window(offset, size, w))
     bus_.config_write(w.bus, w.device, w.function, w.offset, w.size, uint32_t((value >> w.shift) & size_mask(w.size)));

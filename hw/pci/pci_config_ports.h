@@ -3,7 +3,7 @@
 // function and dword; CONFIG_DATA at 0xCFC-0xCFF carries the access, each byte port being the
 // matching byte lane of that dword. With the enable bit clear, or for byte and word accesses
 // to 0xCF8-0xCFB, these are ordinary I/O ports with nothing behind them (all ones; writes are
-// dropped).
+// dropped), except the byte port 0xCF9: the PIIX3's reset control register, when given.
 #pragma once
 #include <cstdint>
 
@@ -21,7 +21,9 @@ class PciConfigPorts final : public IoDevice {
   // Bits 30-24 are reserved and bits 1-0 select the cycle type; both read 0.
   static constexpr uint32_t kAddressBits = kEnable | 0x00fffffc;
 
-  explicit PciConfigPorts(PciBus& bus) : bus_(bus) {}
+  static constexpr uint64_t kResetControlOffset = 1;  // port 0xCF9
+
+  explicit PciConfigPorts(PciBus& bus, IoDevice* reset_control = nullptr) : bus_(bus), reset_control_(reset_control) {}
 
   uint64_t read(uint64_t offset, unsigned size) override;
   void write(uint64_t offset, unsigned size, uint64_t value) override;
@@ -33,6 +35,7 @@ class PciConfigPorts final : public IoDevice {
   bool data_window(uint64_t offset, unsigned size, Window& window) const;
 
   PciBus& bus_;
+  IoDevice* reset_control_;
   uint32_t address_ = 0;
 };
 

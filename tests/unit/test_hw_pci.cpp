@@ -1,6 +1,7 @@
 // PCI configuration mechanism #1 and bus 0 of the PC: CONFIG_ADDRESS decoding and its enable
 // bit, the byte lanes of CONFIG_DATA, all ones from absent functions and buses, and the
-// read-only, read/write and write-1-to-clear registers of the two bridges.
+// read-only, read/write and write-1-to-clear registers of the two bridges; the PIIX3's reset
+// control register at 0xCF9.
 #include <gtest/gtest.h>
 
 #include "hw/io_bus.h"
@@ -9,6 +10,7 @@
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_config_ports.h"
 #include "hw/pci/piix3_isa_bridge.h"
+#include "hw/pci/piix3_reset_control.h"
 
 using namespace janus;
 
@@ -195,4 +197,44 @@ TEST(PciBus, SlotsAreTakenOnce) {
   EXPECT_THROW(bus.attach(0, 8, host), std::invalid_argument);
   EXPECT_EQ(bus.find(0, 0, 0), &host);
   EXPECT_EQ(bus.find(1, 0, 0), nullptr);
+}
+
+// Port 0xCF9 (byte): the PIIX3's reset control register, inside CONFIG_ADDRESS's dword. Linux's
+// reboot=pci reads it, writes 0x02 (hard reset type), then 0x06 (reset the CPU).
+TEST(PciResetControl, ByteAccessesAtCf9ResetTheMachine) {
+  PciBus bus;
+  int resets = 0;
+  Piix3ResetControl rcr([&resets] { ++resets; });
+  PciConfigPorts ports{bus, &rcr};
+  IoBus pio{"pio"};
+  pio.map(layout::kPortPciConfig, layout::kPciConfigPortCount, ports, "pci-config");
+  constexpr uint16_t kRcr = layout::kPortPciConfigAddress + PciConfigPorts::kResetControlOffset;
+  static_assert(kRcr == 0xcf9);
+  EXPECT_EQ(pio.read(kRcr, 1), 0u);
+  pio.write(kRcr, 1, 0x02);  // reset type only: nothing happens yet
+  EXPECT_EQ(pio.read(kRcr, 1), 0x02u);
+  EXPECT_EQ(resets, 0);
+  pio.write(kRcr, 1, 0xfa);  // reserved bits are not kept
+  EXPECT_EQ(pio.read(kRcr, 1), 0x02u);
+  pio.write(kRcr, 1, 0x00);
+  EXPECT_EQ(pio.read(kRcr, 1), 0x00u);
+  EXPECT_EQ(resets, 0);
+  pio.write(kRcr, 1, 0x06);
+  EXPECT_EQ(resets, 1);
+  pio.write(kRcr, 1, 0x04);  // a soft reset too
+  EXPECT_EQ(resets, 2);
+  // CONFIG_ADDRESS is untouched by it, and byte accesses elsewhere in it still reach nothing.
+  pio.write(kAddr, 4, 0x80001234);
+  pio.write(kRcr, 1, 0x02);
+  EXPECT_EQ(pio.read(kAddr, 4), 0x80001234u & PciConfigPorts::kAddressBits);
+  EXPECT_EQ(pio.read(kAddr, 1), 0xffu);
+  EXPECT_EQ(pio.read(kAddr + 2, 1), 0xffu);
+  EXPECT_EQ(pio.read(kRcr, 2), 0xffffu);  // a word access is not the register
+}
+
+TEST(PciResetControl, WithoutTheRegisterCf9IsNothing) {
+  PciBus bus;
+  PciConfigPorts ports{bus};
+  EXPECT_EQ(ports.read(PciConfigPorts::kResetControlOffset, 1), 0xffu);
+  ports.write(PciConfigPorts::kResetControlOffset, 1, 0x06);  // dropped
 }
