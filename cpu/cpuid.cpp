@@ -96,6 +96,10 @@ CpuidTable janus_cpuid_template(uint64_t tsc_hz) {
   for (uint32_t i = 0; i < 3; ++i)
     add(0x80000002 + i, 0, false,
         {chars4(brand, 16 * i), chars4(brand, 16 * i + 4), chars4(brand, 16 * i + 8), chars4(brand, 16 * i + 12)});
+  // Invariant TSC: the software CPU's TSC is the machine clock at one rate, halted or not
+  // (under KVM, the host's TSC, where the host has the bit). Linux then trusts it as constant
+  // and nonstop.
+  add(0x80000007, 0, false, {0, 0, 0, INVARIANT_TSC});
   // Physical address bits 40, linear 48.
   add(0x80000008, 0, false, {(48u << 8) | 40u, 0, 0, 0});
   return CpuidTable(std::move(t));

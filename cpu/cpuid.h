@@ -37,6 +37,8 @@ constexpr uint32_t SYSCALL = 1u << 11, NX = 1u << 20, PDPE1GB = 1u << 26, RDTSCP
 constexpr uint32_t LAHF_LM = 1u << 0, ABM = 1u << 5;
 // Leaf 7 subleaf 0 EDX
 constexpr uint32_t ARCH_CAPABILITIES = 1u << 29;
+// Leaf 0x80000007 EDX
+constexpr uint32_t INVARIANT_TSC = 1u << 8;
 }  // namespace cpuid_bits
 
 // IA32_ARCH_CAPABILITIES (MSR 0x10A) of the software CPU, which executes nothing speculatively:

@@ -26,6 +26,7 @@ unsigned feature_register_mask(uint32_t function, uint32_t index) {
     case 7: return index == 0 ? (B | C | D) : (A | B | C | D);
     case 0xd: return index == 0 ? (A | D) : index == 1 ? A : 0;
     case 0x80000001: return C | D;
+    case 0x80000007: return D;  // invariant TSC
     default: return 0;
   }
 }

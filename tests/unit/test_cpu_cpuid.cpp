@@ -26,6 +26,7 @@ TEST(Cpuid, LongModeAndBaselineFeatures) {
   EXPECT_TRUE(t.ext1_edx(cpuid_bits::LM));
   EXPECT_TRUE(t.leaf1_edx(cpuid_bits::SSE2));
   EXPECT_TRUE(t.leaf1_edx(cpuid_bits::FXSR));
+  EXPECT_EQ(t.query(0x80000007, 0), (CpuidResult{0, 0, 0, cpuid_bits::INVARIANT_TSC}));  // and nothing else there
 }
 
 TEST(CpuState, ResetVector) {

@@ -63,6 +63,16 @@ TEST(KvmCpuid, FeatureBitsAreAndedIdentityIsKept) {
   EXPECT_EQ(out.query(0x80000008, 0).eax, 0x3028u);  // address sizes: the Janus model's
 }
 
+// The invariant-TSC bit stays only where the host (KVM) reports it.
+TEST(KvmCpuid, InvariantTscFollowsTheHost) {
+  CpuidTable tmpl({{0x80000000, 0, false, {0x80000008, 0, 0, 0}}, {0x80000007, 0, false, {0, 0, 0, 1u << 8}}});
+  const std::vector<kvm_cpuid_entry2> with = {host_entry(0x80000007, 0, false, 0, 0, 0, 0x100)};
+  const std::vector<kvm_cpuid_entry2> without = {host_entry(0x80000007, 0, false, 0, 0, 0, 0x0ff)};
+  EXPECT_EQ(intersect_cpuid(tmpl, with).query(0x80000007, 0).edx, 0x100u);
+  EXPECT_EQ(intersect_cpuid(tmpl, without).query(0x80000007, 0).edx, 0u);
+  EXPECT_EQ(intersect_cpuid(tmpl, {}).query(0x80000007, 0).edx, 0u);
+}
+
 TEST(KvmCpuid, FeatureLeafMissingOnTheHostTurnsItsFeaturesOff) {
   CpuidTable tmpl({{0, 0, false, {7, 0, 0, 0}}, {7, 0, true, {0, 0xff, 0xff, 0xff}}});
   CpuidTable out = intersect_cpuid(tmpl, {});
