@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tcg/block.h"
+#include "tcg/interpreter.h"
 #include "tcg/ir.h"
 #include "tcg/soft_mmu.h"
 
@@ -40,6 +41,8 @@ struct JitLayout {
   void* tier_up_context = nullptr;
   uint32_t tier_up_runs = 0;
   size_t slot_entry = 0, slot_optimised = 0, slot_runs = 0;  // within a JitSlot
+  // Compiled functions that return BlockEnd N from compiled code (quick code tail-calls them).
+  JitEntry leave[kBlockEnds] = {};
   static JitLayout of(const TcgCpu& cpu);
 };
 

@@ -11,6 +11,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/CommandLine.h>
+#include <llvm/IR/PassTimingInfo.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Scalar/DeadStoreElimination.h>
@@ -59,6 +61,25 @@ uint32_t env_count(const char* name, uint32_t fallback) {
   return uint32_t(n);
 }
 
+// JANUS_LLVM_ARGS: LLVM's own command-line options, split at spaces (profiling the compile
+// thread: -time-passes, -pass-remarks-missed=sdagisel). LLVM keeps the pointers.
+void pass_llvm_options(const char* args) {
+  static std::vector<std::string> words;
+  static std::vector<const char*> argv{"janus"};
+  std::string word;
+  for (const char* c = args;; ++c) {
+    if (*c != ' ' && *c) {
+      word += *c;
+      continue;
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    word.clear();
+    if (!*c) break;
+  }
+  for (const std::string& w : words) argv.push_back(w.c_str());
+  llvm::cl::ParseCommandLineOptions(int(argv.size()), argv.data());
+}
+
 std::string text_of(llvm::Error e) {
   std::string s;
   llvm::handleAllErrors(std::move(e), [&](const llvm::ErrorInfoBase& info) { s += info.message(); });
@@ -78,7 +99,9 @@ class Optimiser {
     pb_.crossRegisterProxies(lam_, fam_, cam_, mam_);
     fpm_.addPass(llvm::PromotePass());
     fpm_.addPass(llvm::EarlyCSEPass(true));
-    fpm_.addPass(llvm::InstCombinePass());
+    // InstCombine only for optimised code: on quick code it took 40% of the quick passes' time
+    // without making code generation cheaper (measured over the Linux boot).
+    if (full) fpm_.addPass(llvm::InstCombinePass());
     fpm_.addPass(llvm::SimplifyCFGPass());
     if (!full) return;
     fpm_.addPass(llvm::GVNPass());
@@ -185,7 +208,12 @@ struct JitTier::Job {
 // The way in from C++: int enter(TcgCpu*, JitEntry) calls the block with compiled code's calling
 // convention (preserve_none), saving the caller's registers here, once per entry from the run loop.
 // Like compiled code it has no unwind tables: faults come back as TcgCpu::fault_pending.
-static llvm::Expected<int (*)(TcgCpu*, JitEntry)> compile_trampoline(llvm::orc::LLJIT& jit) {
+// The way out of quick code: janus_leave_N returns BlockEnd N to enter's caller (JitLayout::leave).
+struct Trampolines {
+  int (*enter)(TcgCpu*, JitEntry) = nullptr;
+  JitEntry leave[kBlockEnds] = {};
+};
+static llvm::Expected<Trampolines> compile_trampolines(llvm::orc::LLJIT& jit) {
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = std::make_unique<llvm::Module>("janus_enter", *context);
   module->setDataLayout(jit.getDataLayout());
@@ -199,10 +227,25 @@ static llvm::Expected<int (*)(TcgCpu*, JitEntry)> compile_trampoline(llvm::orc::
   llvm::CallInst* call = b.CreateCall(llvm::FunctionType::get(i32, {ptr}, false), fn->getArg(1), {fn->getArg(0)});
   call->setCallingConv(llvm::CallingConv::PreserveNone);
   b.CreateRet(call);
+  for (int end = 0; end < kBlockEnds; ++end) {
+    auto* leave = llvm::Function::Create(llvm::FunctionType::get(i32, {ptr}, false), llvm::Function::ExternalLinkage,
+                                         "janus_leave_" + std::to_string(end), *module);
+    leave->addFnAttr(llvm::Attribute::NoUnwind);
+    leave->setCallingConv(llvm::CallingConv::PreserveNone);
+    b.SetInsertPoint(llvm::BasicBlock::Create(*context, "entry", leave));
+    b.CreateRet(b.getInt32(end));
+  }
   if (llvm::Error err = jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) return std::move(err);
+  Trampolines t;
   auto address = jit.lookup("janus_enter");
   if (!address) return address.takeError();
-  return address->toPtr<int (*)(TcgCpu*, JitEntry)>();
+  t.enter = address->toPtr<int (*)(TcgCpu*, JitEntry)>();
+  for (int end = 0; end < kBlockEnds; ++end) {
+    auto leave = jit.lookup("janus_leave_" + std::to_string(end));
+    if (!leave) return leave.takeError();
+    t.leave[end] = leave->toPtr<JitEntry>();
+  }
+  return t;
 }
 
 std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context) {
@@ -214,6 +257,7 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::InitializeNativeTargetAsmParser();  // the inline DIV (tcg/jit_lowering.cpp)
+    if (const char* args = std::getenv("JANUS_LLVM_ARGS")) pass_llvm_options(args);
   });
   const uint32_t tier_up_runs = env_count("JANUS_JIT_TIERUP", kDefaultTierUpRuns);
   auto engine = std::make_unique<Engine>();
@@ -247,14 +291,15 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   engine->verify = env_count("JANUS_JIT_VERIFY", 0) != 0;
   engine->perf_map = env_count("JANUS_JIT_PERFMAP", 0) != 0;
   engine->dump = env_count("JANUS_JIT_DUMP", 0) != 0;
-  auto enter = compile_trampoline(*engine->levels[kQuick]->jit);
-  if (!enter) {
-    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(enter.takeError()).c_str());
+  auto trampolines = compile_trampolines(*engine->levels[kQuick]->jit);
+  if (!trampolines) {
+    std::fprintf(stderr, "janus: tcg: LLVM tier off: %s\n", text_of(trampolines.takeError()).c_str());
     return nullptr;
   }
+  std::copy(std::begin(trampolines->leave), std::end(trampolines->leave), engine->layout.leave);
   const bool sync = env_count("JANUS_JIT_SYNC", 0) != 0;
   auto tier = std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync, cpu.ctx.clock));
-  tier->enter_ = *enter;
+  tier->enter_ = trampolines->enter;
   if (tier_up_runs) {
     JitLayout& l = tier->engine_->layout;
     l.tier_up = [](void* self, const void* block) { static_cast<JitTier*>(self)->tier_up(*static_cast<const Block*>(block)); };
@@ -278,6 +323,7 @@ JitTier::~JitTier() {
   if (thread_.joinable()) thread_.join();
   for (auto& q : queues_) q.clear();  // frees code still held by jobs, while LLJIT is alive
   engine_->released.remove_all();
+  if (std::getenv("JANUS_LLVM_ARGS")) llvm::reportAndResetTimings();  // for -time-passes
   if (engine_->perf_map) engine_->write_perf_map();
 }
 

@@ -36,6 +36,7 @@ class JitTier {
   //                          100000; 0 = optimised at once)
   //   JANUS_JIT_SYNC=1       compile on the vCPU thread, at once (deterministic; tests)
   //   JANUS_JIT_VERIFY=1     check every function LLVM is given (tests)
+  //   JANUS_LLVM_ARGS=...    LLVM's own options, e.g. -time-passes (reported at exit)
   // `successor(context, from, slot)`: the compiled code a jump from block `from` goes on to.
   static std::unique_ptr<JitTier> create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context);
   ~JitTier();
