@@ -81,6 +81,7 @@ struct Msrs {
   uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
   uint64_t pat = 0x0007040600070406ull;
   uint64_t tsc_aux = 0;
+  uint64_t tsc_adjust = 0;  // IA32_TSC_ADJUST: what guest writes have added to the TSC
   uint64_t apic_base = 0xfee00000ull | (1u << 11) | (1u << 8);  // enabled, BSP
   uint64_t misc_enable = 1;  // fast strings
   bool operator==(const Msrs&) const = default;

@@ -84,9 +84,10 @@ CpuidTable janus_cpuid_template(uint64_t tsc_hz) {
        FPU | PSE | TSC | MSR | PAE | CX8 | APIC | SEP | PGE | CMOV | PAT | FXSR | SSE | SSE2});
   // Leaf 0x15: TSC = crystal * EBX / EAX. Leaf 0x16: base and maximum MHz (the TSC rate) and the
   // bus (crystal) MHz.
-  // Leaf 7: only IA32_ARCH_CAPABILITIES (the software CPU's value: kSoftwareCpuArchCapabilities;
-  // under KVM the host kernel answers the MSR).
-  add(7, 0, true, {0, 0, 0, ARCH_CAPABILITIES});
+  // Leaf 7: IA32_TSC_ADJUST (MSR 0x3B: writes to it or to the TSC move both together) and
+  // IA32_ARCH_CAPABILITIES (the software CPU's value: kSoftwareCpuArchCapabilities; under KVM the
+  // host kernel answers the MSR).
+  add(7, 0, true, {0, TSC_ADJUST, 0, ARCH_CAPABILITIES});
   add(0x15, 0, false, cpuid_tsc_leaf(tsc_hz));
   const uint32_t tsc_mhz = uint32_t((tsc_hz + 500'000) / 1'000'000);
   add(0x16, 0, false, {tsc_mhz, tsc_mhz, uint32_t(kCpuidCrystalHz / 1'000'000), 0});

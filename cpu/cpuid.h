@@ -35,7 +35,8 @@ constexpr uint32_t SSE3 = 1u << 0, SSSE3 = 1u << 9, CX16 = 1u << 13, SSE41 = 1u 
 constexpr uint32_t SYSCALL = 1u << 11, NX = 1u << 20, PDPE1GB = 1u << 26, RDTSCP = 1u << 27,
                    LM = 1u << 29;
 constexpr uint32_t LAHF_LM = 1u << 0, ABM = 1u << 5;
-// Leaf 7 subleaf 0 EDX
+// Leaf 7 subleaf 0 EBX / EDX
+constexpr uint32_t TSC_ADJUST = 1u << 1;
 constexpr uint32_t ARCH_CAPABILITIES = 1u << 29;
 // Leaf 0x80000007 EDX
 constexpr uint32_t INVARIANT_TSC = 1u << 8;

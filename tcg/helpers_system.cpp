@@ -10,7 +10,7 @@ namespace janus::tcg {
 namespace {
 
 namespace msr {
-constexpr uint32_t kTsc = 0x10, kApicBase = 0x1b, kBiosSignId = 0x8b, kArchCapabilities = 0x10a, kSysenterCs = 0x174, kSysenterEsp = 0x175, kSysenterEip = 0x176,
+constexpr uint32_t kTsc = 0x10, kApicBase = 0x1b, kTscAdjust = 0x3b, kBiosSignId = 0x8b, kArchCapabilities = 0x10a, kSysenterCs = 0x174, kSysenterEsp = 0x175, kSysenterEip = 0x176,
                    kMiscEnable = 0x1a0, kPat = 0x277, kTscDeadline = 0x6e0, kEfer = 0xc0000080, kStar = 0xc0000081,
                    kLstar = 0xc0000082, kCstar = 0xc0000083, kSfmask = 0xc0000084, kFsBase = 0xc0000100,
                    kGsBase = 0xc0000101, kKernelGsBase = 0xc0000102, kTscAux = 0xc0000103;
@@ -31,6 +31,11 @@ Segment flat_data(uint16_t sel, unsigned dpl) {
   s.limit = 0xffffffff;
   s.attr = uint16_t(0x93 | (dpl << 5) | 0x8000 | 0x4000);
   return s;
+}
+
+// IA32_TSC_ADJUST exists where CPUID 7.EBX[1] says so (else RDMSR/WRMSR raise #GP).
+void require_tsc_adjust(const TcgCpu& cpu) {
+  if (!(cpu.ctx.cpuid.query(7, 0).ebx & cpuid_bits::TSC_ADJUST)) raise_fault(kGP, 0);
 }
 
 void set_edx_eax(CpuState& s, uint64_t v) {
@@ -65,6 +70,10 @@ uint64_t h_rdmsr(TcgCpu& cpu, uint64_t, uint64_t, uint64_t, uint64_t) {
   switch (uint32_t(s.gpr[RCX])) {
     case msr::kTsc: v = cpu.tsc(); break;
     case msr::kApicBase: v = s.msr.apic_base; break;
+    case msr::kTscAdjust:
+      require_tsc_adjust(cpu);
+      v = s.msr.tsc_adjust;
+      break;
     case msr::kBiosSignId: v = 0; break;  // microcode revision: none loaded
     case msr::kArchCapabilities:  // read-only: WRMSR takes the default #GP
       if (!(cpu.ctx.cpuid.query(7, 0).edx & cpuid_bits::ARCH_CAPABILITIES)) raise_fault(kGP, 0);
@@ -96,7 +105,17 @@ uint64_t h_wrmsr(TcgCpu& cpu, uint64_t, uint64_t, uint64_t, uint64_t) {
   uint64_t v = (s.gpr[RDX] << 32) | (s.gpr[RAX] & 0xffffffff);
   auto canonical = [&](uint64_t x) { if (!is_canonical(x)) raise_fault(kGP, 0); return x; };
   switch (uint32_t(s.gpr[RCX])) {
-    case msr::kTsc: cpu.set_tsc(v); break;
+    case msr::kTsc: {  // a guest write to the TSC moves IA32_TSC_ADJUST by as much
+      const uint64_t before = cpu.tsc();
+      cpu.set_tsc(v);
+      s.msr.tsc_adjust += v - before;
+      break;
+    }
+    case msr::kTscAdjust:  // and a write to IA32_TSC_ADJUST moves the TSC
+      require_tsc_adjust(cpu);
+      cpu.set_tsc(cpu.tsc() + (v - s.msr.tsc_adjust));
+      s.msr.tsc_adjust = v;
+      break;
     case msr::kApicBase: s.msr.apic_base = v; break;
     case msr::kBiosSignId: break;  // software writes 0 before CPUID to latch the revision
     case msr::kSysenterCs: s.msr.sysenter_cs = v & 0xffff; break;

@@ -101,6 +101,7 @@ std::vector<FieldDiff> diff_states(const CpuState& a, const CpuState& b) {
   d.num("msr.sysenter_eip", a.msr.sysenter_eip, b.msr.sysenter_eip);
   d.num("msr.pat", a.msr.pat, b.msr.pat);
   d.num("msr.tsc_aux", a.msr.tsc_aux, b.msr.tsc_aux);
+  d.num("msr.tsc_adjust", a.msr.tsc_adjust, b.msr.tsc_adjust);
   d.num("msr.apic_base", a.msr.apic_base, b.msr.apic_base);
   d.num("msr.misc_enable", a.msr.misc_enable, b.msr.misc_enable);
   d.num("fx.fcw", a.fx.fcw, b.fx.fcw);

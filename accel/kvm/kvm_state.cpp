@@ -8,10 +8,13 @@ namespace janus {
 
 namespace {
 
-constexpr std::array<uint32_t, 12> kMsrIndices = {
+// IA32_TSC_ADJUST after the TSC: KVM takes host writes of either as they are, without moving
+// the other (only guest writes do).
+constexpr std::array<uint32_t, 13> kMsrIndices = {
     msr_index::kStar,        msr_index::kLstar,      msr_index::kCstar,       msr_index::kSfmask,
     msr_index::kKernelGsBase, msr_index::kSysenterCs, msr_index::kSysenterEsp, msr_index::kSysenterEip,
     msr_index::kPat,         msr_index::kTscAux,     msr_index::kMiscEnable,  msr_index::kTsc,
+    msr_index::kTscAdjust,
 };
 
 // The CpuState field each modelled MSR lives in (const or not, following the state).
@@ -30,6 +33,7 @@ auto msr_field(State& s, uint32_t index) -> decltype(&s.tsc) {
     case msr_index::kTscAux: return &s.msr.tsc_aux;
     case msr_index::kMiscEnable: return &s.msr.misc_enable;
     case msr_index::kTsc: return &s.tsc;
+    case msr_index::kTscAdjust: return &s.msr.tsc_adjust;
     default: return nullptr;
   }
 }

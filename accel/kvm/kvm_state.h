@@ -26,7 +26,7 @@
 namespace janus {
 
 namespace msr_index {
-constexpr uint32_t kTsc = 0x10, kSysenterCs = 0x174, kSysenterEsp = 0x175, kSysenterEip = 0x176,
+constexpr uint32_t kTsc = 0x10, kTscAdjust = 0x3b, kSysenterCs = 0x174, kSysenterEsp = 0x175, kSysenterEip = 0x176,
                    kMiscEnable = 0x1a0, kPat = 0x277, kStar = 0xc0000081, kLstar = 0xc0000082,
                    kCstar = 0xc0000083, kSfmask = 0xc0000084, kKernelGsBase = 0xc0000102,
                    kTscAux = 0xc0000103;

@@ -62,9 +62,9 @@ TEST(AcpiTscCpuid, TemplateFollowsTheRequestedRate) {
 
 TEST(AcpiTscCpuid, LeavesBetweenAreZeroNotAliases) {
   // With max leaf 0x16, absent leaves below it must read zero rather than leaf 1's values; leaf 7
-  // holds only ARCH_CAPABILITIES (no subleaves beyond 0).
+  // holds only TSC_ADJUST and ARCH_CAPABILITIES (no subleaves beyond 0).
   CpuidTable t = janus_cpuid_template();
-  EXPECT_EQ(t.query(7, 0), (CpuidResult{0, 0, 0, cpuid_bits::ARCH_CAPABILITIES}));
+  EXPECT_EQ(t.query(7, 0), (CpuidResult{0, cpuid_bits::TSC_ADJUST, 0, cpuid_bits::ARCH_CAPABILITIES}));
   EXPECT_EQ(t.query(7, 1), CpuidResult{});
   EXPECT_EQ(t.query(4, 0), CpuidResult{});
   EXPECT_EQ(t.query(0xb, 0), CpuidResult{});

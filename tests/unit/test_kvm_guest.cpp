@@ -550,6 +550,7 @@ TEST_F(KvmGuest, StateRoundTripThroughKvm) {
   s.msr.sysenter_eip = 0xffffffff81801000ull;
   s.msr.pat = 0x0007010600070106ull;
   s.msr.tsc_aux = 3;
+  s.msr.tsc_adjust = 0x12345678;  // a host write sets IA32_TSC_ADJUST alone (the TSC is set apart)
   s.fx.fcw = 0x027f;
   s.fx.mxcsr = 0x1fa0;
   for (size_t r = 0; r < 16; ++r)

@@ -36,7 +36,7 @@ CpuState distinctive_state() {
   s.tsc = 0x123456789abcull;
   s.xcr0 = 7;
   s.msr = {0x0023001000000000ull, 0xffffffff81800000ull, 0xffffffff81800100ull, 0x47700, 0xffff888000001000ull,
-           0x10, 0xfffffe0000002000ull, 0xffffffff81801000ull, 0x0007010600070106ull, 3, 0xfee00d00, 0x850089};
+           0x10, 0xfffffe0000002000ull, 0xffffffff81801000ull, 0x0007010600070106ull, 3, 0xfffffff000000000ull, 0xfee00d00, 0x850089};
   s.fx.fcw = 0x027f;
   s.fx.fsw = 0x3800;
   s.fx.ftw = 0x81;
@@ -183,6 +183,7 @@ TEST(KvmState, MsrsGoToTheirArchitecturalIndices) {
   EXPECT_EQ(value_of(0xc0000103), s.msr.tsc_aux);
   EXPECT_EQ(value_of(0x1a0), s.msr.misc_enable);
   EXPECT_EQ(value_of(0x10), s.tsc);
+  EXPECT_EQ(value_of(0x3b), s.msr.tsc_adjust);
 
   CpuState back;
   kvm_msr_entry unknown{};
@@ -193,6 +194,7 @@ TEST(KvmState, MsrsGoToTheirArchitecturalIndices) {
   EXPECT_EQ(back.msr.star, s.msr.star);
   EXPECT_EQ(back.msr.misc_enable, s.msr.misc_enable);
   EXPECT_EQ(back.tsc, s.tsc);
+  EXPECT_EQ(back.msr.tsc_adjust, s.msr.tsc_adjust);
 }
 
 TEST(KvmState, InterruptShadowBitsAreSwappedForKvm) {
