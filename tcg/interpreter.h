@@ -15,8 +15,7 @@ enum class BlockEnd : int8_t {
   kUnchained = 2,  // helper exit, fault delivered or SMC stop
   kIndirect = 3,   // indirect jump (the mode is the block's unless it called a helper)
 };
-inline constexpr int kBlockEnds = 4;
-
+inline constexpr int kBlockEnds = 4;  // how many BlockEnd values there are
 
 // Threaded code (tcg/threaded_code.h): on a block's first run its IR is turned into ops that
 // jump straight to each other's handlers (GCC computed goto), operands resolved to pointers.

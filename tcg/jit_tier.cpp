@@ -8,11 +8,11 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/PassManager.h>
+#include <llvm/IR/PassTimingInfo.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
-#include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/CommandLine.h>
-#include <llvm/IR/PassTimingInfo.h>
+#include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Scalar/DeadStoreElimination.h>
@@ -62,10 +62,11 @@ uint32_t env_count(const char* name, uint32_t fallback) {
 }
 
 // JANUS_LLVM_ARGS: LLVM's own command-line options, split at spaces (profiling the compile
-// thread: -time-passes, -pass-remarks-missed=sdagisel). LLVM keeps the pointers.
+// thread: -time-passes, -pass-remarks-missed=sdagisel). LLVM keeps the pointers. An option LLVM
+// does not take is said on stderr and ends Janus (status 1), like a bad flag.
 void pass_llvm_options(const char* args) {
   static std::vector<std::string> words;
-  static std::vector<const char*> argv{"janus"};
+  static std::vector<const char*> argv{"JANUS_LLVM_ARGS"};  // LLVM's messages start with it
   std::string word;
   for (const char* c = args;; ++c) {
     if (*c != ' ' && *c) {
@@ -77,7 +78,14 @@ void pass_llvm_options(const char* args) {
     if (!*c) break;
   }
   for (const std::string& w : words) argv.push_back(w.c_str());
-  llvm::cl::ParseCommandLineOptions(int(argv.size()), argv.data());
+  std::string errors;
+  llvm::raw_string_ostream out(errors);
+  if (llvm::cl::ParseCommandLineOptions(int(argv.size()), argv.data(), "", &out)) return;
+  out.flush();
+  errors = errors.substr(0, errors.find("  Try:"));  // LLVM's hint would suggest `--help`
+  while (!errors.empty() && (errors.back() == '\n' || errors.back() == ' ')) errors.pop_back();
+  std::fprintf(stderr, "janus: %s\n", errors.c_str());
+  std::exit(1);
 }
 
 std::string text_of(llvm::Error e) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -80,6 +81,14 @@ TEST(Cli, CrossLimitNotANumber) {
   expect_one_line_error(run_janus("-accel cross -cross-limit lots"), "-cross-limit: 'lots' is not a number");
 }
 TEST(Cli, CrossLimitZero) { expect_one_line_error(run_janus("-accel cross -cross-limit 0"), "-cross-limit: the instruction count must be at least 1"); }
+// A developer knob read from the environment: an option LLVM does not take is a bad flag too.
+TEST(Cli, UnknownLlvmOption) {
+  const std::string rom = temp_file("hlt.rom", std::string(65536, '\xf4'));
+  setenv("JANUS_LLVM_ARGS", "-no-such-llvm-option", 1);
+  RunResult r = run_janus("-accel tcg -display none -bios " + rom);
+  unsetenv("JANUS_LLVM_ARGS");
+  expect_one_line_error(r, "JANUS_LLVM_ARGS: Unknown command line argument '-no-such-llvm-option'");
+}
 TEST(Cli, CrossLimitNegative) { expect_one_line_error(run_janus("-accel cross -cross-limit -5"), "-cross-limit: '-5' is not a number"); }
 TEST(Cli, CrossLimitMissingValue) { expect_one_line_error(run_janus("-accel cross -cross-limit"), "-cross-limit: missing argument"); }
 TEST(Cli, CrossLimitWithoutCross) {

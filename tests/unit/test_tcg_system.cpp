@@ -680,6 +680,37 @@ TEST(TcgSystem, RdtscpAndCmpxchg16bAreAdvertisedAndMisalignedCmpxchg16bFaults) {
   EXPECT_EQ(m.stats().undefined_opcodes, 0u);
 }
 
+// IA32_TSC_ADJUST on a clock that stands still, so every TSC value is exact: writing the MSR
+// moves the TSC by the change, writing the TSC moves the MSR by as much as the TSC moved.
+TEST(TcgSystem, TscAdjustAndTscMoveTogether) {
+  SysMachine m;
+  CpuState s = m.long64(kCode);
+  s.tsc = 1000;
+  m.code(kCode,
+         "mov ecx, 0x3b\n mov eax, 500\n xor edx, edx\n wrmsr\n"  // adjust 0 -> 500: TSC 1500
+         "rdtsc\n mov r8d, eax\n"
+         "mov ecx, 0x10\n mov eax, 200\n wrmsr\n"                   // TSC 1500 -> 200: adjust -800
+         "mov ecx, 0x3b\n rdmsr\n shl rdx, 32\n or rax, rdx\n mov r9, rax\n hlt",
+         64);
+  CpuState out;
+  ASSERT_EQ(m.run(s, out), kNoFault);
+  EXPECT_EQ(out.gpr[R8], 1500u);
+  EXPECT_EQ(out.gpr[R9], uint64_t(500 - 1300));
+  EXPECT_EQ(out.msr.tsc_adjust, uint64_t(-800));
+  EXPECT_EQ(out.tsc, 200u);
+}
+
+TEST(TcgSystem, TscAdjustRaisesGpWithoutItsCpuidBit) {
+  SysMachine m;
+  m.cpuid.find(7, 0)->regs.ebx &= ~cpuid_bits::TSC_ADJUST;
+  CpuState s = m.long64(kCode);
+  m.code(kCode, "mov ecx, 0x3b\n rdmsr\n hlt", 64);
+  CpuState out;
+  ASSERT_EQ(m.run(s, out), kGP);
+  EXPECT_EQ(m.frame64(out, 0), 0u);         // error code 0
+  EXPECT_EQ(m.frame64(out, 1), kCode + 5);  // at the RDMSR, after the 5-byte MOV
+}
+
 // --- Virtual-8086 mode ----------------------------------------------------------------------
 
 namespace {
