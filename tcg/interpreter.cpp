@@ -11,25 +11,9 @@ namespace janus::tcg {
 
 namespace {
 
+using H = ThreadedKind;
+
 inline uint64_t mask_of(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
-
-// The handlers of the threaded form, in the order of the label table in execute().
-#define JANUS_THREADED_HANDLERS(X)                                                                  \
-  X(InsnCheck) X(InsnRip) X(Move) X(MoveMask) X(GetHigh) X(SetMerge) X(SetHigh)                    \
-  X(Add) X(Sub) X(And) X(Or) X(Xor) X(Mul) X(AddImm) X(SubImm) X(AndImm)                           \
-  X(Shl) X(Shr) X(Sar) X(ShlImm) X(ShrImm) X(SarImm) X(Not) X(Neg) X(Sext)                         \
-  X(CmpEq) X(CmpNe) X(CmpLtu) X(CmpLeu) X(CmpLts) X(CmpLes) X(Select)                              \
-  X(Load) X(LoadLinear) X(Load64_1) X(Load64_2) X(Load64_4) X(Load64_8)                            \
-  X(Store) X(StoreLinear) X(Store64_1) X(Store64_2) X(Store64_4) X(Store64_8)                      \
-  X(SetFlags) X(SetFlagsIf) X(Cond) X(GetCF) X(Call)                                               \
-  X(CcZ) X(CcS) X(CcSubB) X(CcSubBE) X(CcSubL) X(CcSubLE) X(CcAddB) X(CcLogicLE) X(CcConst) X(CcBit0) \
-  X(Jmp) X(Branch) X(JmpIndirect) X(Exit)
-
-enum class H : uint16_t {
-#define JANUS_ENUM(n) n,
-  JANUS_THREADED_HANDLERS(JANUS_ENUM)
-#undef JANUS_ENUM
-};
 
 // Which temps an IR op reads.
 inline void reads(const Op& op, Temp out[3], unsigned& n) {
@@ -120,6 +104,7 @@ struct Compiler {
   void build(const void* const* labels) {
     const std::vector<Op>& ops = ir.ops;
     code.ops.clear();
+    code.kinds.clear();
     code.frame.assign(ir.temp_count + 1, 0);
     where.resize(ir.temp_count);
     for (unsigned t = 0; t < ir.temp_count; ++t) where[t] = &code.frame[t];
@@ -390,6 +375,7 @@ struct Compiler {
       }
       x.handler = labels[unsigned(h)];
       code.ops.push_back(x);
+      code.kinds.push_back(h);
     }
     // A block always ends in a terminator (the translator guarantees it); guard anyway.
     if (code.ops.empty() || !is_terminator(ops.back().opc)) {
@@ -399,6 +385,7 @@ struct Compiler {
       x.d = &code.frame.back();
       x.a = x.b = x.c = &code.frame.back();
       code.ops.push_back(x);
+      code.kinds.push_back(H::Exit);
     }
     code.cpu = &cpu;
   }

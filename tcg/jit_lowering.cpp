@@ -18,6 +18,7 @@
 #include "tcg/jit_flags.h"
 #include "tcg/jit_sse.h"
 #include "tcg/interpreter.h"
+#include "tcg/jit_runtime.h"
 #include "tcg/lifter.h"
 #include "tcg/lazy_flags.h"
 #include "tcg/tcg_cpu.h"
@@ -63,40 +64,6 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
 
 namespace {
 
-// What compiled code calls for what it does not inline (plain functions: their addresses are
-// constants in the code). A guest fault never unwinds through compiled code: these catch it and
-// leave it in TcgCpu::pending_fault; the compiled code sees fault_pending and returns.
-uint64_t rt_load(TcgCpu* cpu, uint64_t seg, uint64_t offset, uint64_t size) {
-  try {
-    if (seg == 0xff) return cpu->mmu.read(offset, unsigned(size), cpu->user_mode());
-    return cpu->load(unsigned(seg), offset, unsigned(size));
-  } catch (const GuestFault& f) {
-    cpu->pending_fault = f;
-    cpu->fault_pending = true;
-    return 0;
-  }
-}
-void rt_store(TcgCpu* cpu, uint64_t seg, uint64_t offset, uint64_t size, uint64_t value) {
-  try {
-    if (seg == 0xff) return cpu->mmu.write(offset, unsigned(size), value, cpu->user_mode());
-    cpu->store(unsigned(seg), offset, unsigned(size), value);
-  } catch (const GuestFault& f) {
-    cpu->pending_fault = f;
-    cpu->fault_pending = true;
-  }
-}
-// A helper that may fault (all but the pure flag helpers).
-uint64_t rt_helper(TcgCpu* cpu, HelperFn fn, uint64_t p, uint64_t a, uint64_t b, uint64_t c) {
-  try {
-    return fn(*cpu, p, a, b, c);
-  } catch (const GuestFault& f) {
-    cpu->pending_fault = f;
-    cpu->fault_pending = true;
-    return 0;
-  }
-}
-uint64_t rt_condition(TcgCpu* cpu, uint64_t cc) { return cpu->cc.condition(unsigned(cc)); }
-uint64_t rt_carry(TcgCpu* cpu) { return cpu->cc.carry(); }
 
 
 

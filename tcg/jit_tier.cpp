@@ -32,6 +32,7 @@
 #include <mutex>
 #include <vector>
 
+#include "tcg/baseline_compiler.h"
 #include "tcg/event_delivery.h"
 #include "tcg/jit_lowering.h"
 
@@ -39,10 +40,15 @@ namespace janus::tcg {
 
 namespace {
 
-// Measured on the Linux boot and workload (bench/linux_vs_qemu.sh, 2 cores): lower thresholds
-// keep the compile thread busy with code that runs too little to repay it.
-constexpr uint32_t kDefaultThreshold = 3000;
-constexpr uint32_t kDefaultTierUpRuns = 100000;
+// Measured on the Linux boot and workload (bench/linux_vs_qemu.sh, 2 cores). Baseline code costs
+// microseconds a block on the vCPU thread, so blocks leave the interpreter early; the compile
+// thread then only optimises. LLVM's quick code (JANUS_JIT_BASELINE=0) costs about 0.5 ms of
+// compile thread a block: lower thresholds keep it busy with code that runs too little to repay it.
+struct Thresholds {
+  uint32_t compile, tier_up;
+};
+constexpr Thresholds kBaselineDefaults{100, 30000};
+constexpr Thresholds kLlvmQuickDefaults{3000, 100000};
 constexpr size_t kMaxBatch = 16;  // blocks per LLVM module: the per-module costs are shared
 
 
@@ -257,7 +263,9 @@ static llvm::Expected<Trampolines> compile_trampolines(llvm::orc::LLJIT& jit) {
 }
 
 std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context) {
-  const uint32_t threshold = env_count("JANUS_JIT_THRESHOLD", kDefaultThreshold);
+  const bool baseline = env_count("JANUS_JIT_BASELINE", 1) != 0;
+  const Thresholds defaults = baseline ? kBaselineDefaults : kLlvmQuickDefaults;
+  const uint32_t threshold = env_count("JANUS_JIT_THRESHOLD", defaults.compile);
   if (threshold == 0) return nullptr;
 
   static std::once_flag targets;
@@ -267,7 +275,7 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
     llvm::InitializeNativeTargetAsmParser();  // the inline DIV (tcg/jit_lowering.cpp)
     if (const char* args = std::getenv("JANUS_LLVM_ARGS")) pass_llvm_options(args);
   });
-  const uint32_t tier_up_runs = env_count("JANUS_JIT_TIERUP", kDefaultTierUpRuns);
+  const uint32_t tier_up_runs = env_count("JANUS_JIT_TIERUP", defaults.tier_up);
   auto engine = std::make_unique<Engine>();
   for (int level : {kQuick, kOptimised}) {
     auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -308,6 +316,7 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
   const bool sync = env_count("JANUS_JIT_SYNC", 0) != 0;
   auto tier = std::unique_ptr<JitTier>(new JitTier(std::move(engine), threshold, sync, cpu.ctx.clock));
   tier->enter_ = trampolines->enter;
+  tier->baseline_ = baseline && tier_up_runs != 0;
   if (tier_up_runs) {
     JitLayout& l = tier->engine_->layout;
     l.tier_up = [](void* self, const void* block) { static_cast<JitTier*>(self)->tier_up(*static_cast<const Block*>(block)); };
@@ -338,6 +347,19 @@ JitTier::~JitTier() {
 void JitTier::request(Block& block) {
   Job job{block.ir, block.key.mode, block.linear_pc, &block, std::make_shared<JitSlot>()};
   block.jit_slot = job.slot;
+  if (baseline_ && block.code.cpu) {
+    // Quick code from the baseline compiler, here and now: microseconds, not a wait in the queue.
+    const auto start = std::chrono::steady_clock::now();
+    BaselineResult r = compile_baseline(arena_, block, *block.code.cpu, engine_->layout, *job.slot);
+    if (r.code) {
+      job.slot->code = std::move(r.code);
+      job.slot->entry.store(r.entry, std::memory_order_release);
+      ++stats_.compiled;
+      ++stats_.baseline;
+      stats_.compile_ns += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+      return;
+    }
+  }
   enqueue(std::move(job));
 }
 

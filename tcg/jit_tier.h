@@ -13,13 +13,15 @@
 
 #include "hw/clock.h"
 #include "tcg/block.h"
+#include "tcg/code_arena.h"
 #include "tcg/interpreter.h"
 #include "tcg/tcg_cpu.h"
 
 namespace janus::tcg {
 
 struct JitStats {
-  std::atomic<uint64_t> compiled{0};    // blocks compiled
+  std::atomic<uint64_t> compiled{0};    // blocks compiled (by the baseline compiler or LLVM)
+  std::atomic<uint64_t> baseline{0};    // of them, by the baseline compiler (quick level)
   std::atomic<uint64_t> optimised{0};   // of them, compiled again optimised (tier-up)
   std::atomic<uint64_t> failed{0};      // blocks LLVM could not compile (they stay interpreted)
   std::atomic<uint64_t> compile_ns{0};  // host time spent compiling, of which:
@@ -31,9 +33,12 @@ class JitTier {
  public:
   // The tier for one vCPU, configured from the environment (null when off, or when LLVM cannot
   // target this host, said once on stderr):
-  //   JANUS_JIT_THRESHOLD=n  queue a block after n interpreted runs (default 3000; 0 = tier off)
+  //   JANUS_JIT_THRESHOLD=n  compile a block after n interpreted runs (default 100, with LLVM's
+  //                          quick code 3000; 0 = tier off)
   //   JANUS_JIT_TIERUP=n     compile quickly first, optimised after n compiled runs (default
-  //                          100000; 0 = optimised at once)
+  //                          30000, with LLVM's quick code 100000; 0 = optimised at once)
+  //   JANUS_JIT_BASELINE=0   quick code from LLVM (on the compile thread) instead of the baseline
+  //                          compiler (tcg/baseline_compiler.h, on the vCPU thread, at once)
   //   JANUS_JIT_SYNC=1       compile on the vCPU thread, at once (deterministic; tests)
   //   JANUS_JIT_VERIFY=1     check every function LLVM is given (tests)
   //   JANUS_LLVM_ARGS=...    LLVM's own options, e.g. -time-passes (reported at exit)
@@ -73,6 +78,8 @@ class JitTier {
   int (*enter_)(TcgCpu*, JitEntry) = nullptr;  // the entry trampoline (compiled code's convention)
   uint32_t threshold_;
   bool sync_;
+  bool baseline_ = false;  // quick code from the baseline compiler
+  CodeArena arena_;        // its code (vCPU thread only)
   const Clock& clock_;  // the machine's: synchronous compiles are skipped in guest time
   JitStats stats_;
   std::mutex mutex_;

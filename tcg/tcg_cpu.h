@@ -20,7 +20,8 @@ struct TcgStats {
   uint64_t instructions = 0;       // guest instructions retired
   uint64_t blocks_translated = 0;
   uint64_t blocks_executed = 0;    // blocks the run loop ran (compiled code chains on uncounted)
-  uint64_t blocks_compiled = 0;     // by the LLVM tier
+  uint64_t blocks_compiled = 0;     // by the compiled tier (baseline compiler or LLVM)
+  uint64_t blocks_baseline = 0;     //   of them by the baseline compiler
   uint64_t blocks_optimised = 0;    //   and compiled again optimised
   uint64_t compiled_runs = 0;       // entries into compiled code (of blocks_executed; chained blocks not counted)
   uint64_t compiled_instructions = 0;  // instructions retired by compiled code

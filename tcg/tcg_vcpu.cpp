@@ -50,6 +50,7 @@ const TcgStats& TcgVcpu::stats() const {
   if (jit_) {  // the compile thread keeps these; copied here (the stats are only read, rarely)
     TcgStats& st = const_cast<TcgStats&>(cpu_.stats);
     st.blocks_compiled = jit_->stats().compiled;
+    st.blocks_baseline = jit_->stats().baseline;
     st.blocks_optimised = jit_->stats().optimised;
     st.jit_compile_ns = jit_->stats().compile_ns;
     st.jit_optimise_ns = jit_->stats().optimise_ns;

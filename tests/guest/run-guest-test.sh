@@ -73,6 +73,9 @@ case "$backend" in
   jit)
     export JANUS_JIT_THRESHOLD=1 JANUS_JIT_TIERUP=3 JANUS_JIT_SYNC=1 JANUS_JIT_VERIFY=1
     cmd=("$janus" -accel tcg -nographic -stats "${common[@]}") ;;
+  baseline)  # every block compiled by the baseline compiler after one run, never optimised
+    export JANUS_JIT_THRESHOLD=1 JANUS_JIT_TIERUP=4000000000 JANUS_JIT_SYNC=1
+    cmd=("$janus" -accel tcg -nographic -stats "${common[@]}") ;;
   qemu)
     qemu=$(command -v qemu-system-x86_64) || skip "QEMU NOT INSTALLED: no qemu-system-x86_64 in PATH"
     qemu_differs=$(sed -n 's/^; qemu-differs:[[:space:]]*//p' "$asm" | head -n 1)
@@ -80,7 +83,7 @@ case "$backend" in
     # Not -nographic: QEMU runs SeaBIOS to load a -kernel, and under -nographic SeaBIOS
     # mirrors its screen (banner, iPXE prompt) on COM1. COM1 on stdio is all we need.
     cmd=("$qemu" -accel tcg -M pc -display none -serial stdio -net none "${common[@]}") ;;
-  *) fail "unknown backend '$backend' (kvm, tcg or qemu)" ;;
+  *) fail "unknown backend '$backend' (kvm, tcg, jit, baseline or qemu)" ;;
 esac
 if [ "$backend" != qemu ] && [ ! -x "$janus" ]; then
   fail "janus binary $janus is missing or not executable"
@@ -108,11 +111,16 @@ if [ "$status" != "$expect_exit" ]; then
   ok=0
   echo "exit status differs"
 fi
-if [ "$backend" = jit ]; then
+if [ "$backend" = jit ] || [ "$backend" = baseline ]; then
   compiled=$(sed -n 's/.* \([0-9]*\) compiled (.*/\1/p' "$work/stderr" | head -n 1)
   if [ -z "$compiled" ] || [ "$compiled" -eq 0 ]; then
     ok=0
-    echo "the LLVM tier compiled no block (janus -stats: ${compiled:-no stats line})"
+    echo "the compiled tier compiled no block (janus -stats: ${compiled:-no stats line})"
+  fi
+  baseline=$(sed -n 's/.* compiled (\([0-9]*\) by the baseline compiler.*/\1/p' "$work/stderr" | head -n 1)
+  if [ "$backend" = baseline ] && [ "${baseline:-0}" != "$compiled" ]; then
+    ok=0
+    echo "blocks compiled by something else than the baseline compiler (janus -stats: $compiled compiled, ${baseline:-?} by it)"
   fi
 fi
 if [ $ok = 1 ]; then

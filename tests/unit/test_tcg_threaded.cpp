@@ -360,7 +360,9 @@ struct Result {
   uint64_t retired = 0;  // instructions the (last) run retired
 };
 
-enum class Mode { kWhole, kSingle, kCompiled };
+// kCompiled: quick code from the baseline compiler, then LLVM's optimised code (the default
+// tiers); kLlvmQuick: LLVM's quick code instead; kBaseline: baseline code only, never optimised.
+enum class Mode { kWhole, kSingle, kCompiled, kLlvmQuick, kBaseline };
 
 // A program and what it starts with: general registers, XMM registers (16 x 16 bytes), data.
 struct Case {
@@ -369,23 +371,28 @@ struct Case {
   Bytes xmm = Bytes(256);
 };
 
-// Runs the program to its HLT. kCompiled: the LLVM tier compiles every block on its first run
+// Runs the program to its HLT. The compiled modes compile every block after its first run
 // (on this thread), then the program runs again from the start in compiled code.
-// A machine whose LLVM tier compiles every block after one run and optimises it after two
-// compiled runs, on this thread, verifying each function (the tier reads this at creation).
-std::unique_ptr<Machine> machine(const Case& c, bool compiled) {
+// A machine whose compiled tier compiles every block after one run and (but kBaseline) optimises
+// it after two compiled runs, on this thread, verifying each LLVM function (the tier reads
+// these at creation).
+std::unique_ptr<Machine> machine(const Case& c, Mode mode) {
   static const char* const kJitSettings[][2] = {
       {"JANUS_JIT_THRESHOLD", "1"}, {"JANUS_JIT_TIERUP", "2"}, {"JANUS_JIT_SYNC", "1"}, {"JANUS_JIT_VERIFY", "1"}};
-  if (compiled)
+  if (mode == Mode::kCompiled || mode == Mode::kLlvmQuick || mode == Mode::kBaseline)
     for (auto& [name, value] : kJitSettings) setenv(name, value, 1);
+  if (mode == Mode::kLlvmQuick) setenv("JANUS_JIT_BASELINE", "0", 1);
+  if (mode == Mode::kBaseline) setenv("JANUS_JIT_TIERUP", "4000000000", 1);
   auto m = std::make_unique<Machine>(c.code, c.regs, c.xmm, c.data);
   for (auto& [name, value] : kJitSettings) unsetenv(name);
+  unsetenv("JANUS_JIT_BASELINE");
   return m;
 }
+std::unique_ptr<Machine> machine(const Case& c, bool compiled) { return machine(c, compiled ? Mode::kCompiled : Mode::kWhole); }
 
 Result run(const Case& c, Mode mode) {
   const Bytes& data = c.data;
-  std::unique_ptr<Machine> owner = machine(c, mode == Mode::kCompiled);
+  std::unique_ptr<Machine> owner = machine(c, mode);
   Machine& m = *owner;
   const CpuState start = m.vcpu->get_state();
   m.vcpu->set_single_step(mode == Mode::kSingle);
@@ -398,9 +405,9 @@ Result run(const Case& c, Mode mode) {
   };
   uint64_t before = TcgAccelerator::stats_of(*m.vcpu)->instructions;
   to_hlt();
-  if (mode == Mode::kCompiled) {
+  if (mode != Mode::kWhole && mode != Mode::kSingle) {
     // Runs 2 and 3 use the quick code (which asks for the optimised code on its second run),
-    // run 4 the optimised code; each must give the same result.
+    // run 4 the optimised code (but kBaseline); each must give the same result.
     const uint64_t compiled_before = TcgAccelerator::stats_of(*m.vcpu)->compiled_runs;
     for (int again = 0; again < 3; ++again) {
       m.mem.write_phys(kData, data.data(), data.size());
@@ -409,7 +416,14 @@ Result run(const Case& c, Mode mode) {
       to_hlt();
     }
     EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->compiled_runs, compiled_before) << "the later runs must use compiled code";
-    EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->blocks_optimised, 0u) << "and the optimised code";
+    const tcg::TcgStats& st = *TcgAccelerator::stats_of(*m.vcpu);
+    if (mode == Mode::kBaseline) {
+      EXPECT_EQ(st.blocks_optimised, 0u) << "baseline code only";
+      EXPECT_EQ(st.blocks_baseline, st.blocks_compiled);
+    } else {
+      EXPECT_GT(st.blocks_optimised, 0u) << "and the optimised code";
+      EXPECT_EQ(st.blocks_baseline, mode == Mode::kCompiled ? st.blocks_compiled : 0u) << "the quick code's compiler";
+    }
   }
   Result r{m.vcpu->get_state(), Bytes(data.size()), TcgAccelerator::stats_of(*m.vcpu)->instructions - before};
   m.mem.read_phys(kData, r.data.data(), r.data.size());
@@ -467,6 +481,23 @@ TEST(TcgThreaded, CompiledBlocksAgreeWithSingleInstructions) {
   for (uint32_t seed = 1; seed <= 300; ++seed) {
     Case c = make_case(seed);
     expect_same(c.code, run(c, Mode::kCompiled), run(c, Mode::kSingle), seed);
+  }
+}
+
+// LLVM's own quick code (JANUS_JIT_BASELINE=0) before the optimised code.
+TEST(TcgThreaded, LlvmQuickBlocksAgreeWithSingleInstructions) {
+  for (uint32_t seed = 1; seed <= 150; ++seed) {
+    Case c = make_case(seed);
+    expect_same(c.code, run(c, Mode::kLlvmQuick), run(c, Mode::kSingle), seed);
+  }
+}
+
+// The baseline compiler turns the threaded code into machine code op by op (inline TLB,
+// conditions from the block's flags, chaining): its code alone must agree too.
+TEST(TcgThreaded, BaselineBlocksAgreeWithSingleInstructions) {
+  for (uint32_t seed = 1; seed <= 600; ++seed) {
+    Case c = make_case(seed);
+    expect_same(c.code, run(c, Mode::kBaseline), run(c, Mode::kSingle), seed);
   }
 }
 

@@ -1,0 +1,582 @@
+#include "tcg/baseline_compiler.h"
+
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "tcg/helpers.h"
+#include "tcg/jit_runtime.h"
+#include "tcg/x64_assembler.h"
+#include "tcg/x86_decoder.h"
+
+namespace janus::tcg {
+
+namespace {
+
+using namespace x64;
+using K = ThreadedKind;
+
+// Registers: r12 holds the TcgCpu (the calling convention's first argument, callee-saved in C
+// calls), rbx the block's frame of temps; rax, rcx, rdx, rsi and the argument registers are
+// scratch within one op. Nothing lives in a register from one op to the next.
+constexpr Reg kCpu = R12;
+constexpr Reg kFrame = RBX;
+// The stack frame: [rsp] a slow path ran (no chaining), [rsp+8] the MMIO count at entry. 24
+// bytes keep calls 16-aligned (the code is entered with rsp = 8 mod 16).
+constexpr int32_t kFrameBytes = 24;
+constexpr Mem kSlowTaken{RSP, 0};
+constexpr Mem kMmioAtEntry{RSP, 8};
+
+// The operand size a mask stands for (mask_of in tcg/interpreter.cpp), 0 for any other mask.
+unsigned size_of_mask(uint64_t m) {
+  switch (m) {
+    case 0xffull: return 1;
+    case 0xffffull: return 2;
+    case 0xffffffffull: return 4;
+    case ~0ull: return 8;
+    default: return 0;
+  }
+}
+
+bool fits_i32(uint64_t v) { return int64_t(v) == int64_t(int32_t(v)); }
+
+class BaselineCompiler {
+ public:
+  BaselineCompiler(const Block& block, const TcgCpu& cpu, const JitLayout& layout, const JitSlot& slot)
+      : block_(block), code_(block.code), cpu_(cpu), layout_(layout), slot_(slot),
+        code64_((block.key.mode & 3) == uint32_t(CodeSize::k64)), user_(block.key.user()) {}
+
+  bool compile() {
+    scan();
+    prologue();
+    for (size_t i = 0; i < code_.ops.size() && ok_; ++i) op(code_.ops[i], code_.kinds[i]);
+    for (auto& stub : cold_) stub();
+    for (int end = 0; end < kBlockEnds; ++end) {
+      a_.bind(leave_[end]);
+      a_.mov_imm(RAX, reinterpret_cast<uint64_t>(&block_));
+      a_.store(8, cpu(layout_.jit_last_block), RAX);
+      a_.mov_imm(RAX, uint64_t(end));
+      a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
+      a_.ret();
+    }
+    return ok_;
+  }
+  std::vector<uint8_t>& bytes() { return a_.code(); }
+
+ private:
+  Mem cpu(size_t offset) const { return Mem{kCpu, int32_t(offset)}; }
+  // Where a threaded operand points: into the TcgCpu or into the block's frame.
+  Mem at(const void* p, int32_t extra = 0) {
+    const auto* c = reinterpret_cast<const uint8_t*>(&cpu_);
+    const auto* q = static_cast<const uint8_t*>(p);
+    if (q >= c && q < c + sizeof(TcgCpu)) return Mem{kCpu, int32_t(q - c) + extra};
+    const auto* f = reinterpret_cast<const uint8_t*>(code_.frame.data());
+    if (q >= f && q < f + 8 * code_.frame.size()) return Mem{kFrame, int32_t(q - f) + extra};
+    ok_ = false;  // cannot happen: the interpreter resolves operands to these two places only
+    return Mem{kFrame, 0};
+  }
+
+  // What the block calls decides how it may end (as LLVM's quick code: tcg/jit_lowering.cpp).
+  void scan() {
+    may_chain_ = layout_.successor != nullptr;
+    for (size_t i = 0; i < code_.ops.size(); ++i) {
+      switch (code_.kinds[i]) {
+        case K::Call: {
+          auto fn = reinterpret_cast<HelperFn>(code_.ops[i].imm2);
+          if (!helper_is_local(fn)) may_chain_ = false;
+          asks_for_loop_ |= helper_may_ask_for_loop(fn);
+          watches_mmio_ |= helper_may_touch_memory(fn);
+          break;
+        }
+        case K::Load: case K::LoadLinear: case K::Store: case K::StoreLinear:
+          may_chain_ = false;  // the soft MMU's checked path every time (MMIO: the run loop looks)
+          break;
+        default: break;
+      }
+    }
+  }
+
+  void prologue() {
+    a_.alu_imm(Alu::kSub, 8, RSP, kFrameBytes);
+    if (layout_.tier_up) tier_up_prologue();
+    a_.mov_imm(kFrame, reinterpret_cast<uint64_t>(code_.frame.data()));
+    if (may_chain_) {
+      a_.store_imm(1, kSlowTaken, 0);
+      if (watches_mmio_) {
+        a_.load(8, RAX, cpu(layout_.mmio_count));
+        a_.store(8, kMmioAtEntry, RAX);
+      }
+    }
+  }
+
+  // Counts this run in the slot; on the tier_up_runs-th asks for optimised code; once the slot
+  // holds it, makes it the block's and goes there.
+  void tier_up_prologue() {
+    const auto slot = reinterpret_cast<uint64_t>(&slot_);
+    a_.mov_imm(RDX, slot);
+    a_.load(4, RAX, Mem{RDX, int32_t(layout_.slot_runs)});
+    a_.alu_imm(Alu::kAdd, 4, RAX, 1);
+    a_.store(4, Mem{RDX, int32_t(layout_.slot_runs)}, RAX);
+    Label ask, back, go;
+    a_.alu_imm(Alu::kCmp, 4, RAX, int32_t(layout_.tier_up_runs));
+    a_.jcc(kE, ask);
+    a_.bind(back);
+    a_.alu_imm(Alu::kCmp, 1, Mem{RDX, int32_t(layout_.slot_optimised)}, 0);
+    a_.jcc(kNE, go);
+    cold_.push_back([this, slot, ask, back, go]() mutable {
+      a_.bind(ask);
+      a_.mov_imm(RDI, reinterpret_cast<uint64_t>(layout_.tier_up_context));
+      a_.mov_imm(RSI, reinterpret_cast<uint64_t>(&block_));
+      call(reinterpret_cast<void*>(layout_.tier_up));
+      a_.mov_imm(RDX, slot);
+      a_.jmp(back);
+      a_.bind(go);
+      a_.load(8, RAX, Mem{RDX, int32_t(layout_.slot_entry)});
+      a_.mov_imm(RCX, reinterpret_cast<uint64_t>(&block_));
+      a_.store(8, Mem{RCX, int32_t(layout_.block_jit)}, RAX);
+      a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
+      a_.jmp(RAX);
+    });
+  }
+
+  void call(const void* fn) {
+    a_.mov_imm(RAX, reinterpret_cast<uint64_t>(fn));
+    a_.call(RAX);
+  }
+  void check_fault() {
+    a_.alu_imm(Alu::kCmp, 1, cpu(layout_.fault_pending), 0);
+    a_.jcc(kNE, leave_[int(BlockEnd::kUnchained)]);
+  }
+  void set_rip(uint64_t rip) {
+    if (fits_i32(rip)) return a_.store_imm(8, cpu(layout_.rip), int32_t(rip));
+    a_.mov_imm(RAX, rip);
+    a_.store(8, cpu(layout_.rip), RAX);
+  }
+  // RIP and the instruction's index: where a fault restarts (JitTier::execute).
+  void mark_instruction(uint64_t rip, uint32_t index) {
+    set_rip(rip);
+    a_.store_imm(4, cpu(layout_.jit_insn), int32_t(index));
+  }
+  // Compiled code counts retired instructions down from the chain budget.
+  void retire(uint32_t n) {
+    if (n) a_.alu_imm(Alu::kSub, 4, cpu(layout_.chain_budget), int32_t(n));
+  }
+  void mask(Reg r, uint64_t m) {
+    const unsigned size = size_of_mask(m);
+    if (size) return a_.zext(size, r);
+    a_.mov_imm(RDX, m);
+    a_.alu(Alu::kAnd, 8, r, RDX);
+  }
+  void def(const ThreadedOp& x, Reg r = RAX) { a_.store(8, at(x.d), r); }
+  void imm_op(Alu op, Reg r, uint64_t v) {
+    if (fits_i32(v)) return a_.alu_imm(op, 8, r, int32_t(v));
+    a_.mov_imm(RCX, v);
+    a_.alu(op, 8, r, RCX);
+  }
+  // r = the value sign-extended from 64 - sh bits.
+  void sign_extend(Reg r, unsigned sh) {
+    if (!sh) return;
+    a_.shift(Shift::kShl, r, uint8_t(sh));
+    a_.shift(Shift::kSar, r, uint8_t(sh));
+  }
+  void set_bool(Cond c) {
+    a_.setcc(c, RAX);
+    a_.movzx8(RAX, RAX);
+  }
+  unsigned sized(uint64_t m) {
+    const unsigned size = size_of_mask(m);
+    if (!size) ok_ = false;
+    return size ? size : 8;
+  }
+
+  void op(const ThreadedOp& x, K kind) {
+    switch (kind) {
+      case K::InsnCheck: {
+        Label stop;
+        a_.alu_imm(Alu::kCmp, 1, cpu(layout_.stop_block), 0);
+        a_.jcc(kNE, stop);
+        const uint64_t rip = x.imm;
+        const uint32_t index = x.count;
+        cold_.push_back([this, stop, rip, index]() mutable {
+          // Our own code was overwritten: stop here with the instructions before retired.
+          a_.bind(stop);
+          a_.store_imm(1, cpu(layout_.stop_block), 0);
+          set_rip(rip);
+          retire(index);
+          a_.jmp(leave_[int(BlockEnd::kUnchained)]);
+        });
+        return mark_instruction(x.imm, x.count);
+      }
+      case K::InsnRip: return mark_instruction(x.imm, x.count);
+      case K::Move: a_.load(8, RAX, at(x.a)); return def(x);
+      case K::MoveMask:
+        a_.load(sized(x.imm), RAX, at(x.a));
+        return def(x);
+      case K::GetHigh: a_.load(1, RAX, at(x.a, 1)); return def(x);
+      case K::SetMerge: {
+        const unsigned size = sized(x.imm);
+        a_.load(size, RAX, at(x.a));
+        return a_.store(size, at(x.d), RAX);
+      }
+      case K::SetHigh: a_.load(1, RAX, at(x.a)); return a_.store(1, at(x.d, 1), RAX);
+      case K::Add: return binary(x, Alu::kAdd);
+      case K::Sub: return binary(x, Alu::kSub);
+      case K::And: return binary(x, Alu::kAnd);
+      case K::Or: return binary(x, Alu::kOr);
+      case K::Xor: return binary(x, Alu::kXor);
+      case K::Mul:
+        a_.load(8, RAX, at(x.a));
+        a_.imul(RAX, at(x.b));
+        mask(RAX, x.imm);
+        return def(x);
+      case K::AddImm: case K::SubImm: case K::AndImm:
+        a_.load(8, RAX, at(x.a));
+        imm_op(kind == K::AddImm ? Alu::kAdd : kind == K::SubImm ? Alu::kSub : Alu::kAnd, RAX, x.imm2);
+        mask(RAX, x.imm);
+        return def(x);
+      case K::Shl: case K::Shr: case K::Sar:
+        a_.load(8, RCX, at(x.b));
+        a_.load(8, RAX, at(x.a));
+        if (kind == K::Shr) mask(RAX, x.imm);
+        if (kind == K::Sar) sign_extend(RAX, unsigned(x.imm2));
+        a_.shift_cl(kind == K::Shl ? Shift::kShl : kind == K::Shr ? Shift::kShr : Shift::kSar, RAX);
+        if (kind != K::Shr) mask(RAX, x.imm);
+        return def(x);
+      case K::ShlImm: case K::ShrImm: case K::SarImm:
+        a_.load(8, RAX, at(x.a));
+        if (kind == K::ShrImm) mask(RAX, x.imm);
+        if (kind == K::SarImm) sign_extend(RAX, unsigned(x.imm2));
+        if (x.count)
+          a_.shift(kind == K::ShlImm ? Shift::kShl : kind == K::ShrImm ? Shift::kShr : Shift::kSar, RAX, uint8_t(x.count));
+        if (kind != K::ShrImm) mask(RAX, x.imm);
+        return def(x);
+      case K::Not: case K::Neg:
+        a_.load(8, RAX, at(x.a));
+        if (kind == K::Not) a_.not_(RAX);
+        else a_.neg(RAX);
+        mask(RAX, x.imm);
+        return def(x);
+      case K::Sext:
+        switch (x.imm2) {
+          case 56: a_.load_sx(1, RAX, at(x.a)); break;
+          case 48: a_.load_sx(2, RAX, at(x.a)); break;
+          case 32: a_.load_sx(4, RAX, at(x.a)); break;
+          default: a_.load(8, RAX, at(x.a)); sign_extend(RAX, unsigned(x.imm2)); break;
+        }
+        return def(x);
+      case K::CmpEq: return compare(x, kE);
+      case K::CmpNe: return compare(x, kNE);
+      case K::CmpLtu: return compare(x, kB);
+      case K::CmpLeu: return compare(x, kBE);
+      case K::CmpLts: return compare(x, kL);
+      case K::CmpLes: return compare(x, kLE);
+      case K::Select:
+        a_.load(8, RAX, at(x.c));
+        a_.alu_imm(Alu::kCmp, 8, at(x.a), 0);
+        a_.cmov(kNE, RAX, at(x.b));
+        return def(x);
+      case K::Load: case K::LoadLinear:
+        a_.mov(RDI, kCpu);
+        a_.mov_imm(RSI, x.aux);
+        a_.load(8, RDX, at(x.a));
+        a_.mov_imm(RCX, x.imm2);
+        call(reinterpret_cast<void*>(&rt_load));
+        check_fault();
+        return def(x);
+      case K::Store: case K::StoreLinear:
+        a_.mov(RDI, kCpu);
+        a_.mov_imm(RSI, x.aux);
+        a_.load(8, RDX, at(x.a));
+        a_.mov_imm(RCX, x.imm2);
+        a_.load(8, R8, at(x.b));
+        call(reinterpret_cast<void*>(&rt_store));
+        return check_fault();
+      case K::Load64_1: return access64(x, 1, false);
+      case K::Load64_2: return access64(x, 2, false);
+      case K::Load64_4: return access64(x, 4, false);
+      case K::Load64_8: return access64(x, 8, false);
+      case K::Store64_1: return access64(x, 1, true);
+      case K::Store64_2: return access64(x, 2, true);
+      case K::Store64_4: return access64(x, 4, true);
+      case K::Store64_8: return access64(x, 8, true);
+      case K::SetFlags:
+        a_.load(8, RDX, at(x.c));
+        return set_flags(x);
+      case K::SetFlagsIf: {
+        Label skip;
+        a_.load(8, RDX, at(x.c));
+        a_.test(8, RDX, RDX);
+        a_.jcc(kE, skip);
+        set_flags(x);
+        return a_.bind(skip);
+      }
+      case K::Cond:
+        a_.mov(RDI, kCpu);
+        a_.mov_imm(RSI, x.imm);
+        call(reinterpret_cast<void*>(&rt_condition));
+        return def(x);
+      case K::GetCF:
+        a_.mov(RDI, kCpu);
+        call(reinterpret_cast<void*>(&rt_carry));
+        return def(x);
+      // Conditions from a SetFlags of this block: a = its cc_dst, b = its cc_src, aux = negate.
+      case K::CcZ:
+        a_.load(8, RAX, at(x.a));
+        a_.test(sized(x.imm), RAX, RAX);
+        set_bool(x.aux ? kNE : kE);
+        return def(x);
+      case K::CcS:
+        a_.load(8, RAX, at(x.a));
+        a_.bt_imm(RAX, uint8_t(x.imm2));
+        set_bool(x.aux ? kAE : kB);
+        return def(x);
+      case K::CcSubB: return sub_condition(x, x.aux ? kAE : kB);
+      case K::CcSubBE: return sub_condition(x, x.aux ? kA : kBE);
+      case K::CcSubL: return sub_condition(x, x.aux ? kGE : kL);
+      case K::CcSubLE: return sub_condition(x, x.aux ? kG : kLE);
+      case K::CcAddB:
+        a_.load(8, RAX, at(x.a));
+        a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
+        set_bool(x.aux ? kAE : kB);
+        return def(x);
+      case K::CcLogicLE:  // ZF or SF of the result (TEST clears OF)
+        a_.load(8, RAX, at(x.a));
+        a_.test(sized(x.imm), RAX, RAX);
+        set_bool(x.aux ? kG : kLE);
+        return def(x);
+      case K::CcConst: return a_.store_imm(8, at(x.d), int32_t(x.aux));
+      case K::CcBit0:
+        a_.load(8, RAX, at(x.b));
+        a_.alu_imm(Alu::kAnd, 4, RAX, 1);
+        if (x.aux) a_.alu_imm(Alu::kXor, 4, RAX, 1);
+        return def(x);
+      case K::Call: return helper_call(x);
+      case K::Jmp:
+        retire(x.count);
+        return jump_on(0, x.imm);
+      case K::Branch: {
+        retire(x.count);
+        Label not_taken;
+        a_.alu_imm(Alu::kCmp, 8, at(x.a), 0);
+        a_.jcc(kE, not_taken);
+        jump_on(0, x.imm);
+        a_.bind(not_taken);
+        return jump_on(1, x.imm2);
+      }
+      case K::JmpIndirect:
+        a_.load(8, RAX, at(x.a));
+        a_.store(8, cpu(layout_.rip), RAX);
+        retire(x.count);
+        return jump_on(2, std::nullopt);
+      case K::Exit:
+        retire(x.count);
+        return a_.jmp(leave_[int(BlockEnd::kUnchained)]);
+    }
+    ok_ = false;
+  }
+
+  void binary(const ThreadedOp& x, Alu op) {
+    a_.load(8, RAX, at(x.a));
+    a_.alu(op, 8, RAX, at(x.b));
+    mask(RAX, x.imm);
+    def(x);
+  }
+  // A comparison at the mask's size: the low bytes of both operands.
+  void compare(const ThreadedOp& x, Cond c) {
+    const unsigned size = sized(x.imm);
+    a_.load(8, RAX, at(x.a));
+    a_.alu(Alu::kCmp, size, RAX, at(x.b));
+    set_bool(c);
+    def(x);
+  }
+  // SUB/CMP: cc_dst = a - b, cc_src = b; the first operand is cc_dst + cc_src.
+  void sub_condition(const ThreadedOp& x, Cond c) {
+    a_.load(8, RAX, at(x.a));
+    a_.alu(Alu::kAdd, 8, RAX, at(x.b));
+    a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
+    set_bool(c);
+    def(x);
+  }
+  void set_flags(const ThreadedOp& x) {  // src2 in rdx
+    a_.store(8, cpu(layout_.cc_src2), RDX);
+    a_.load(8, RAX, at(x.a));
+    a_.store(8, cpu(layout_.cc_dst), RAX);
+    a_.load(8, RAX, at(x.b));
+    a_.store(8, cpu(layout_.cc_src), RAX);
+    a_.store_imm(4, cpu(layout_.cc_op), int32_t(uint32_t(x.imm)));
+  }
+
+  void helper_call(const ThreadedOp& x) {
+    const auto fn = reinterpret_cast<HelperFn>(x.imm2);
+    a_.mov(RDI, kCpu);
+    if (helper_is_pure(fn)) {  // no faults: called directly
+      a_.mov_imm(RSI, x.imm);
+      a_.load(8, RDX, at(x.a));
+      a_.load(8, RCX, at(x.b));
+      a_.load(8, R8, at(x.c));
+      call(reinterpret_cast<void*>(fn));
+      return def(x);
+    }
+    a_.mov_imm(RSI, x.imm2);
+    a_.mov_imm(RDX, x.imm);
+    a_.load(8, RCX, at(x.a));
+    a_.load(8, R8, at(x.b));
+    a_.load(8, R9, at(x.c));
+    call(reinterpret_cast<void*>(&rt_helper));
+    check_fault();
+    def(x);
+  }
+
+  // 64-bit code: linear = offset + displacement (+ FS/GS base); a TLB hit whose tag matches the
+  // page of the access's last byte goes straight to host memory, anything else takes the soft
+  // MMU's checked path (out of line; it may fault) and keeps the block from chaining on.
+  void access64(const ThreadedOp& x, unsigned size, bool write) {
+    const unsigned seg = x.aux & 0xff;
+    const bool user = (x.aux >> 8) & 1;
+    a_.load(8, RAX, at(x.a));
+    if (x.imm2) imm_op(Alu::kAdd, RAX, x.imm2);  // rax = offset
+    a_.mov(RSI, RAX);
+    if (seg == FS || seg == GS) a_.alu(Alu::kAdd, 8, RSI, cpu(seg == FS ? layout_.seg_base_fs : layout_.seg_base_gs));
+    a_.lea(RDX, Mem{RSI, int32_t(size - 1)});
+    a_.alu_imm(Alu::kAnd, 8, RDX, -4096);  // the page of the last byte
+    a_.mov(RCX, RSI);
+    a_.shift(Shift::kShr, RCX, 12);
+    a_.alu_imm(Alu::kAnd, 4, RCX, SoftMmu::kTlbSize - 1);
+    a_.shift(Shift::kShl, RCX, 6);
+    static_assert(SoftMmu::kTlbSize <= (1u << 24));
+    if (layout_.tlb.entry_bytes != 64) ok_ = false;
+    const int32_t table = int32_t(layout_.mmu + layout_.tlb.table[user ? 1 : 0]);
+    Label slow, done;
+    a_.alu(Alu::kCmp, 8, RDX, Mem{kCpu, table + int32_t(write ? layout_.tlb.tag_write : layout_.tlb.tag_read), RCX, 1});
+    a_.jcc(kNE, slow);
+    a_.alu(Alu::kAdd, 8, RSI, Mem{kCpu, table + int32_t(layout_.tlb.addend), RCX, 1});
+    if (write) {
+      a_.load(8, RAX, at(x.b));
+      a_.store(size, Mem{RSI, 0}, RAX);
+    } else {
+      a_.load(size, RAX, Mem{RSI, 0});
+      def(x);
+    }
+    a_.bind(done);
+    const ThreadedOp op = x;
+    cold_.push_back([this, op, seg, size, write, slow, done]() mutable {
+      a_.bind(slow);
+      a_.mov(RDX, RAX);  // the offset (mark_instruction may need rax)
+      if (may_chain_) a_.store_imm(1, kSlowTaken, 1);
+      mark_instruction(op.imm, op.count);
+      a_.mov(RDI, kCpu);
+      a_.mov_imm(RSI, seg);
+      a_.mov_imm(RCX, size);
+      if (write) a_.load(8, R8, at(op.b));
+      call(reinterpret_cast<void*>(write ? reinterpret_cast<void*>(&rt_store) : reinterpret_cast<void*>(&rt_load)));
+      check_fault();
+      if (!write) def(op);
+      a_.jmp(done);
+    });
+  }
+
+  // Ends the block with a jump to `rip` (slot 0, 1: a direct jump to target; 2: indirect, RIP
+  // already stored). Goes on to the next block's compiled code when nothing has to be looked at
+  // by the run loop, the chain budget lasts and that code is found: through the block's chain
+  // link, else through the run loop's jump cache. As LLVM's quick code (tcg/jit_lowering.cpp).
+  void jump_on(unsigned slot, std::optional<uint64_t> target) {
+    static constexpr BlockEnd kEnds[] = {BlockEnd::kChain0, BlockEnd::kChain1, BlockEnd::kIndirect};
+    Label& back = leave_[int(kEnds[slot])];
+    if (target) set_rip(*target);
+    if (!may_chain_) return a_.jmp(back);
+    a_.alu_imm(Alu::kCmp, 1, kSlowTaken, 0);
+    a_.jcc(kNE, back);
+    if (asks_for_loop_) {
+      a_.alu_imm(Alu::kCmp, 1, cpu(layout_.loop_check), 0);
+      a_.jcc(kNE, back);
+    }
+    if (watches_mmio_) {
+      a_.load(8, RAX, cpu(layout_.mmio_count));
+      a_.alu(Alu::kCmp, 8, RAX, kMmioAtEntry);
+      a_.jcc(kNE, back);
+    }
+    a_.alu_imm(Alu::kCmp, 4, cpu(layout_.chain_budget), 0);
+    a_.jcc(kL, back);
+    // A link holds when (indirect) the target's RIP matches and (another page) the TLB still
+    // maps the target's page where it was translated from (SoftMmu::code_maps_to).
+    const bool same_page = target && code64_ && ((*target ^ block_.linear_pc) >> 12) == 0;
+    a_.mov_imm(RDI, reinterpret_cast<uint64_t>(&block_));
+    for (unsigned link : slot == 2 ? std::vector<unsigned>{2, 3} : std::vector<unsigned>{slot}) {
+      Label miss;
+      a_.load(8, RAX, Mem{RDI, int32_t(layout_.block_chain + 8 * link)});
+      a_.test(8, RAX, RAX);
+      a_.jcc(kE, miss);
+      if (slot == 2) {
+        a_.load(8, RCX, cpu(layout_.rip));
+        a_.alu(Alu::kCmp, 8, RCX, Mem{RAX, int32_t(layout_.block_rip)});
+        a_.jcc(kNE, miss);
+      }
+      if (!same_page) still_mapped(miss);
+      a_.load(8, RCX, Mem{RAX, int32_t(layout_.block_jit)});
+      a_.test(8, RCX, RCX);
+      a_.jcc(kE, miss);
+      a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
+      a_.jmp(RCX);
+      a_.bind(miss);
+    }
+    // Else the run loop's jump cache (TcgVcpu::compiled_successor), which links it for next time.
+    a_.mov_imm(RDI, reinterpret_cast<uint64_t>(layout_.successor_context));
+    a_.mov_imm(RSI, reinterpret_cast<uint64_t>(&block_));
+    a_.mov_imm(RDX, slot);
+    call(reinterpret_cast<void*>(layout_.successor));
+    a_.test(8, RAX, RAX);
+    a_.jcc(kE, back);
+    a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
+    a_.jmp(RAX);
+  }
+  // The linked block in rax: is its page mapped, executable, to the physical page it came from?
+  void still_mapped(Label& miss) {
+    const int32_t table = int32_t(layout_.mmu + layout_.tlb.table[user_ ? 1 : 0]);
+    a_.load(8, RCX, Mem{RAX, int32_t(layout_.block_linear_pc)});
+    a_.mov(RSI, RCX);
+    a_.shift(Shift::kShr, RSI, 12);
+    a_.alu_imm(Alu::kAnd, 4, RSI, SoftMmu::kTlbSize - 1);
+    a_.shift(Shift::kShl, RSI, 6);
+    a_.alu_imm(Alu::kAnd, 8, RCX, -4096);
+    a_.alu(Alu::kCmp, 8, RCX, Mem{kCpu, table + int32_t(layout_.tlb.tag_checked), RSI, 1});
+    a_.jcc(kNE, miss);
+    a_.alu_imm(Alu::kCmp, 1, Mem{kCpu, table + int32_t(layout_.tlb.exec_checked), RSI, 1}, 0);
+    a_.jcc(kE, miss);
+    a_.load(8, RCX, Mem{RAX, int32_t(layout_.block_phys_pc)});
+    a_.alu_imm(Alu::kAnd, 8, RCX, -4096);
+    a_.alu(Alu::kCmp, 8, RCX, Mem{kCpu, table + int32_t(layout_.tlb.phys_page), RSI, 1});
+    a_.jcc(kNE, miss);
+  }
+
+  const Block& block_;
+  const ThreadedCode& code_;
+  const TcgCpu& cpu_;
+  const JitLayout& layout_;
+  const JitSlot& slot_;
+  const bool code64_, user_;
+  bool ok_ = true;
+  bool may_chain_ = false;
+  bool asks_for_loop_ = false;
+  bool watches_mmio_ = false;
+  Assembler a_;
+  Label leave_[kBlockEnds];
+  std::vector<std::function<void()>> cold_;  // out-of-line paths, emitted after the block
+};
+
+}  // namespace
+
+BaselineResult compile_baseline(CodeArena& arena, const Block& block, const TcgCpu& cpu, const JitLayout& layout, const JitSlot& slot) {
+  if (block.code.cpu != &cpu || block.code.kinds.size() != block.code.ops.size()) return {};
+  BaselineCompiler compiler(block, cpu, layout, slot);
+  if (!compiler.compile()) return {};
+  std::vector<uint8_t>& bytes = compiler.bytes();
+  auto code = std::make_shared<BaselineCode>();
+  code->place = arena.allocate(bytes.size());
+  if (!code->place.at) return {};
+  std::memcpy(code->place.at, bytes.data(), bytes.size());
+  code->bytes = bytes.size();
+  return {reinterpret_cast<JitEntry>(code->place.at), std::move(code)};
+}
+
+}  // namespace janus::tcg
