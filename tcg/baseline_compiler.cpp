@@ -3,6 +3,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "tcg/helpers.h"
@@ -50,7 +51,15 @@ class BaselineCompiler {
   bool compile() {
     scan();
     prologue();
-    for (size_t i = 0; i < code_.ops.size() && ok_; ++i) op(code_.ops[i], code_.kinds[i]);
+    count_reads();
+    for (index_ = 0; index_ < code_.ops.size() && ok_; ++index_) {
+      rax_in_ = rax_out_;
+      rax_in_only_ = rax_out_only_;
+      rax_out_ = nullptr;
+      rax_out_only_ = false;
+      op(code_.ops[index_], code_.kinds[index_]);
+      if (rax_in_ && rax_in_only_) ok_ = false;  // a value left in rax that the op did not take
+    }
     for (auto& stub : cold_) stub();
     for (int end = 0; end < kBlockEnds; ++end) {
       a_.bind(leave_[end]);
@@ -168,7 +177,56 @@ class BaselineCompiler {
     a_.mov_imm(RDX, m);
     a_.alu(Alu::kAnd, 8, r, RDX);
   }
-  void def(const ThreadedOp& x, Reg r = RAX) { a_.store(8, at(x.d), r); }
+  // The result, in rax, goes to its temp or register; a temp that only the next op reads, as
+  // the first operand it loads, stays in rax instead (load_a then loads nothing).
+  void def(const ThreadedOp& x) {
+    // Either way rax still holds the value when the next op begins (rax_in_).
+    rax_out_ = x.d;
+    rax_out_only_ = passes_in_rax(x);
+    if (!rax_out_only_) a_.store(8, at(x.d), RAX);
+  }
+  // rax = the first operand (its low `size` bytes, zero-extended).
+  void load_a(const ThreadedOp& x, unsigned size = 8) {
+    if (rax_in_ && rax_in_ == x.a) {
+      rax_in_ = nullptr;
+      return a_.zext(size, RAX);
+    }
+    a_.load(size, RAX, at(x.a));
+  }
+  bool passes_in_rax(const ThreadedOp& x) const {
+    const size_t next = index_ + 1;
+    if (next >= code_.ops.size()) return false;
+    const ThreadedOp& n = code_.ops[next];
+    const K k = code_.kinds[next];
+    if (!(loads_a_first(k) && n.a == x.d) && !(commutative(k) && n.b == x.d && n.a != x.d)) return false;
+    auto it = reads_.find(x.d);
+    return it != reads_.end() && it->second == 1;
+  }
+  static bool commutative(K k) { return k == K::Add || k == K::And || k == K::Or || k == K::Xor || k == K::Mul; }
+  // Ops whose code begins with load_a (rax = the first operand, full width).
+  static bool loads_a_first(K k) {
+    switch (k) {
+      case K::Move: case K::MoveMask: case K::SetMerge: case K::Add: case K::Sub: case K::And: case K::Or: case K::Xor: case K::Mul:
+      case K::AddImm: case K::SubImm: case K::AndImm: case K::Shl: case K::Shr: case K::Sar:
+      case K::ShlImm: case K::ShrImm: case K::SarImm: case K::Not: case K::Neg:
+      case K::CmpEq: case K::CmpNe: case K::CmpLtu: case K::CmpLeu: case K::CmpLts: case K::CmpLes:
+      case K::CcZ: case K::CcS: case K::CcSubB: case K::CcSubBE: case K::CcSubL: case K::CcSubLE:
+      case K::CcAddB: case K::CcLogicLE: case K::JmpIndirect:
+      case K::Load64_1: case K::Load64_2: case K::Load64_4: case K::Load64_8:
+      case K::Store64_1: case K::Store64_2: case K::Store64_4: case K::Store64_8:
+        return true;
+      default:
+        return false;
+    }
+  }
+  // How often each frame slot is read as an operand (over-counted: every operand pointer).
+  void count_reads() {
+    const uint64_t* lo = code_.frame.data();
+    const uint64_t* hi = lo + code_.frame.size();
+    for (const ThreadedOp& x : code_.ops)
+      for (const uint64_t* p : {x.a, x.b, x.c})
+        if (p >= lo && p < hi) ++reads_[p];
+  }
   void imm_op(Alu op, Reg r, uint64_t v) {
     if (fits_i32(v)) return a_.alu_imm(op, 8, r, int32_t(v));
     a_.mov_imm(RCX, v);
@@ -209,14 +267,14 @@ class BaselineCompiler {
         return mark_instruction(x.imm, x.count);
       }
       case K::InsnRip: return mark_instruction(x.imm, x.count);
-      case K::Move: a_.load(8, RAX, at(x.a)); return def(x);
+      case K::Move: load_a(x); return def(x);
       case K::MoveMask:
-        a_.load(sized(x.imm), RAX, at(x.a));
+        load_a(x, sized(x.imm));
         return def(x);
       case K::GetHigh: a_.load(1, RAX, at(x.a, 1)); return def(x);
       case K::SetMerge: {
         const unsigned size = sized(x.imm);
-        a_.load(size, RAX, at(x.a));
+        load_a(x, size);
         return a_.store(size, at(x.d), RAX);
       }
       case K::SetHigh: a_.load(1, RAX, at(x.a)); return a_.store(1, at(x.d, 1), RAX);
@@ -226,25 +284,30 @@ class BaselineCompiler {
       case K::Or: return binary(x, Alu::kOr);
       case K::Xor: return binary(x, Alu::kXor);
       case K::Mul:
-        a_.load(8, RAX, at(x.a));
-        a_.imul(RAX, at(x.b));
+        if (rax_in_ && rax_in_ == x.b && x.a != x.b) {
+          rax_in_ = nullptr;
+          a_.imul(RAX, at(x.a));
+        } else {
+          load_a(x);
+          a_.imul(RAX, at(x.b));
+        }
         mask(RAX, x.imm);
         return def(x);
       case K::AddImm: case K::SubImm: case K::AndImm:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         imm_op(kind == K::AddImm ? Alu::kAdd : kind == K::SubImm ? Alu::kSub : Alu::kAnd, RAX, x.imm2);
         mask(RAX, x.imm);
         return def(x);
       case K::Shl: case K::Shr: case K::Sar:
         a_.load(8, RCX, at(x.b));
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         if (kind == K::Shr) mask(RAX, x.imm);
         if (kind == K::Sar) sign_extend(RAX, unsigned(x.imm2));
         a_.shift_cl(kind == K::Shl ? Shift::kShl : kind == K::Shr ? Shift::kShr : Shift::kSar, RAX);
         if (kind != K::Shr) mask(RAX, x.imm);
         return def(x);
       case K::ShlImm: case K::ShrImm: case K::SarImm:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         if (kind == K::ShrImm) mask(RAX, x.imm);
         if (kind == K::SarImm) sign_extend(RAX, unsigned(x.imm2));
         if (x.count)
@@ -252,7 +315,7 @@ class BaselineCompiler {
         if (kind != K::ShrImm) mask(RAX, x.imm);
         return def(x);
       case K::Not: case K::Neg:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         if (kind == K::Not) a_.not_(RAX);
         else a_.neg(RAX);
         mask(RAX, x.imm);
@@ -262,7 +325,7 @@ class BaselineCompiler {
           case 56: a_.load_sx(1, RAX, at(x.a)); break;
           case 48: a_.load_sx(2, RAX, at(x.a)); break;
           case 32: a_.load_sx(4, RAX, at(x.a)); break;
-          default: a_.load(8, RAX, at(x.a)); sign_extend(RAX, unsigned(x.imm2)); break;
+          default: load_a(x); sign_extend(RAX, unsigned(x.imm2)); break;
         }
         return def(x);
       case K::CmpEq: return compare(x, kE);
@@ -322,12 +385,12 @@ class BaselineCompiler {
         return def(x);
       // Conditions from a SetFlags of this block: a = its cc_dst, b = its cc_src, aux = negate.
       case K::CcZ:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         a_.test(sized(x.imm), RAX, RAX);
         set_bool(x.aux ? kNE : kE);
         return def(x);
       case K::CcS:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         a_.bt_imm(RAX, uint8_t(x.imm2));
         set_bool(x.aux ? kAE : kB);
         return def(x);
@@ -336,12 +399,12 @@ class BaselineCompiler {
       case K::CcSubL: return sub_condition(x, x.aux ? kGE : kL);
       case K::CcSubLE: return sub_condition(x, x.aux ? kG : kLE);
       case K::CcAddB:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
         set_bool(x.aux ? kAE : kB);
         return def(x);
       case K::CcLogicLE:  // ZF or SF of the result (TEST clears OF)
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         a_.test(sized(x.imm), RAX, RAX);
         set_bool(x.aux ? kG : kLE);
         return def(x);
@@ -365,7 +428,7 @@ class BaselineCompiler {
         return jump_on(1, x.imm2);
       }
       case K::JmpIndirect:
-        a_.load(8, RAX, at(x.a));
+        load_a(x);
         a_.store(8, cpu(layout_.rip), RAX);
         retire(x.count);
         return jump_on(2, std::nullopt);
@@ -377,22 +440,27 @@ class BaselineCompiler {
   }
 
   void binary(const ThreadedOp& x, Alu op) {
-    a_.load(8, RAX, at(x.a));
-    a_.alu(op, 8, RAX, at(x.b));
+    if (rax_in_ && rax_in_ == x.b && x.a != x.b && op != Alu::kSub) {  // commutative: rax op= a
+      rax_in_ = nullptr;
+      a_.alu(op, 8, RAX, at(x.a));
+    } else {
+      load_a(x);
+      a_.alu(op, 8, RAX, at(x.b));
+    }
     mask(RAX, x.imm);
     def(x);
   }
   // A comparison at the mask's size: the low bytes of both operands.
   void compare(const ThreadedOp& x, Cond c) {
     const unsigned size = sized(x.imm);
-    a_.load(8, RAX, at(x.a));
+    load_a(x);
     a_.alu(Alu::kCmp, size, RAX, at(x.b));
     set_bool(c);
     def(x);
   }
   // SUB/CMP: cc_dst = a - b, cc_src = b; the first operand is cc_dst + cc_src.
   void sub_condition(const ThreadedOp& x, Cond c) {
-    a_.load(8, RAX, at(x.a));
+    load_a(x);
     a_.alu(Alu::kAdd, 8, RAX, at(x.b));
     a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
     set_bool(c);
@@ -400,7 +468,7 @@ class BaselineCompiler {
   }
   void set_flags(const ThreadedOp& x) {  // src2 in rdx
     a_.store(8, cpu(layout_.cc_src2), RDX);
-    a_.load(8, RAX, at(x.a));
+    load_a(x);
     a_.store(8, cpu(layout_.cc_dst), RAX);
     a_.load(8, RAX, at(x.b));
     a_.store(8, cpu(layout_.cc_src), RAX);
@@ -434,7 +502,7 @@ class BaselineCompiler {
   void access64(const ThreadedOp& x, unsigned size, bool write) {
     const unsigned seg = x.aux & 0xff;
     const bool user = (x.aux >> 8) & 1;
-    a_.load(8, RAX, at(x.a));
+    load_a(x);
     if (x.imm2) imm_op(Alu::kAdd, RAX, x.imm2);  // rax = offset
     a_.mov(RSI, RAX);
     if (seg == FS || seg == GS) a_.alu(Alu::kAdd, 8, RSI, cpu(seg == FS ? layout_.seg_base_fs : layout_.seg_base_gs));
@@ -460,7 +528,8 @@ class BaselineCompiler {
     }
     a_.bind(done);
     const ThreadedOp op = x;
-    cold_.push_back([this, op, seg, size, write, slow, done]() mutable {
+    const bool in_rax = rax_out_only_;  // the loaded value stays in rax only (def)
+    cold_.push_back([this, op, seg, size, write, slow, done, in_rax]() mutable {
       a_.bind(slow);
       a_.mov(RDX, RAX);  // the offset (mark_instruction may need rax)
       if (may_chain_) a_.store_imm(1, kSlowTaken, 1);
@@ -471,7 +540,7 @@ class BaselineCompiler {
       if (write) a_.load(8, R8, at(op.b));
       call(reinterpret_cast<void*>(write ? reinterpret_cast<void*>(&rt_store) : reinterpret_cast<void*>(&rt_load)));
       check_fault();
-      if (!write) def(op);
+      if (!write && !in_rax) a_.store(8, at(op.d), RAX);
       a_.jmp(done);
     });
   }
@@ -560,6 +629,14 @@ class BaselineCompiler {
   bool asks_for_loop_ = false;
   bool watches_mmio_ = false;
   Assembler a_;
+  size_t index_ = 0;                 // the op being compiled
+  // The operand whose value rax holds when an op begins (the previous op's result), and
+  // whether rax is its only copy (not stored: the op must take it).
+  const uint64_t* rax_in_ = nullptr;
+  bool rax_in_only_ = false;
+  const uint64_t* rax_out_ = nullptr;  // what this op leaves in rax for the next
+  bool rax_out_only_ = false;
+  std::unordered_map<const uint64_t*, unsigned> reads_;
   Label leave_[kBlockEnds];
   std::vector<std::function<void()>> cold_;  // out-of-line paths, emitted after the block
 };

@@ -21,6 +21,7 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Transforms/Utils/Mem2Reg.h>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -191,7 +192,7 @@ struct JitTier::Engine {
   // (for `perf report`; a function's size is taken as the gap to the next one).
   bool perf_map = false;
   bool dump = false;  // JANUS_JIT_DUMP=1: print each optimised module (LLVM IR) on stderr
-  std::vector<std::pair<uint64_t, uint64_t>> functions;  // host address, guest linear PC
+  std::vector<PerfMapEntry> functions;
   void write_perf_map();
 };
 
@@ -201,9 +202,10 @@ void JitTier::Engine::write_perf_map() {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) return;
   for (size_t i = 0; i < functions.size(); ++i) {
-    uint64_t size = i + 1 < functions.size() ? std::min<uint64_t>(functions[i + 1].first - functions[i].first, 4096) : 4096;
-    std::fprintf(f, "%llx %llx guest_%llx\n", static_cast<unsigned long long>(functions[i].first), static_cast<unsigned long long>(size),
-                 static_cast<unsigned long long>(functions[i].second));
+    const PerfMapEntry& e = functions[i];
+    uint64_t size = i + 1 < functions.size() ? std::min<uint64_t>(functions[i + 1].host - e.host, 4096) : 4096;
+    std::fprintf(f, "%llx %llx %s_%llx\n", static_cast<unsigned long long>(e.host), static_cast<unsigned long long>(size),
+                 e.baseline ? "base" : "guest", static_cast<unsigned long long>(e.guest_pc));
   }
   std::fclose(f);
 }
@@ -328,7 +330,10 @@ std::unique_ptr<JitTier> JitTier::create(const TcgCpu& cpu, JitEntry (*successor
 
 JitTier::JitTier(std::unique_ptr<Engine> engine, uint32_t threshold, bool sync, const Clock& clock)
     : engine_(std::move(engine)), threshold_(threshold), sync_(sync), clock_(clock) {
-  if (!sync_) thread_ = std::thread([this] { compile_thread(); });
+  if (!sync_) {
+    thread_ = std::thread([this] { compile_thread(); });
+    pthread_setname_np(thread_.native_handle(), "janus-jit");  // tells it apart in top and perf
+  }
 }
 
 JitTier::~JitTier() {
@@ -341,7 +346,10 @@ JitTier::~JitTier() {
   for (auto& q : queues_) q.clear();  // frees code still held by jobs, while LLJIT is alive
   engine_->released.remove_all();
   if (std::getenv("JANUS_LLVM_ARGS")) llvm::reportAndResetTimings();  // for -time-passes
-  if (engine_->perf_map) engine_->write_perf_map();
+  if (engine_->perf_map) {
+    engine_->functions.insert(engine_->functions.end(), baseline_functions_.begin(), baseline_functions_.end());
+    engine_->write_perf_map();
+  }
 }
 
 void JitTier::request(Block& block) {
@@ -352,6 +360,7 @@ void JitTier::request(Block& block) {
     const auto start = std::chrono::steady_clock::now();
     BaselineResult r = compile_baseline(arena_, block, *block.code.cpu, engine_->layout, *job.slot);
     if (r.code) {
+      if (engine_->perf_map) baseline_functions_.push_back({reinterpret_cast<uint64_t>(r.entry), block.linear_pc, true});
       job.slot->code = std::move(r.code);
       job.slot->entry.store(r.entry, std::memory_order_release);
       ++stats_.compiled;
@@ -471,7 +480,7 @@ void JitTier::compile(std::vector<Job>& jobs) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto address = compiler.jit->lookup(names[i]);
     if (!address) return fail(text_of(address.takeError()));
-    if (e.perf_map) e.functions.emplace_back(address->getValue(), jobs[i].linear_pc);
+    if (e.perf_map) e.functions.push_back({address->getValue(), jobs[i].linear_pc, false});
     (level == kQuick ? jobs[i].slot->code : jobs[i].slot->optimised_code) = code;
     jobs[i].slot->entry.store(address->toPtr<JitEntry>(), std::memory_order_release);
     if (level == kOptimised) jobs[i].slot->optimised.store(true, std::memory_order_release);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "hw/clock.h"
 #include "tcg/block.h"
@@ -27,6 +28,14 @@ struct JitStats {
   std::atomic<uint64_t> compile_ns{0};  // host time spent compiling, of which:
   std::atomic<uint64_t> optimise_ns{0};  //   running LLVM's passes over the IR
   std::atomic<uint64_t> codegen_ns{0};   //   generating and linking machine code
+};
+
+// JANUS_JIT_PERFMAP=1: at exit, /tmp/perf-PID.map names each compiled block by its guest PC,
+// base_PC for baseline code and guest_PC for LLVM's (for `perf report`).
+struct PerfMapEntry {
+  uint64_t host, guest_pc;
+  bool baseline;
+  bool operator<(const PerfMapEntry& o) const { return host < o.host; }
 };
 
 class JitTier {
@@ -80,6 +89,7 @@ class JitTier {
   bool sync_;
   bool baseline_ = false;  // quick code from the baseline compiler
   CodeArena arena_;        // its code (vCPU thread only)
+  std::vector<PerfMapEntry> baseline_functions_;  // JANUS_JIT_PERFMAP
   const Clock& clock_;  // the machine's: synchronous compiles are skipped in guest time
   JitStats stats_;
   std::mutex mutex_;
