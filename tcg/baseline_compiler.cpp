@@ -340,21 +340,10 @@ class BaselineCompiler {
         a_.cmov(kNE, RAX, at(x.b));
         return def(x);
       case K::Load: case K::LoadLinear:
-        a_.mov(RDI, kCpu);
-        a_.mov_imm(RSI, x.aux);
-        a_.load(8, RDX, at(x.a));
-        a_.mov_imm(RCX, x.imm2);
-        call(reinterpret_cast<void*>(&rt_load));
-        check_fault();
+        checked_access(x, false);
         return def(x);
       case K::Store: case K::StoreLinear:
-        a_.mov(RDI, kCpu);
-        a_.mov_imm(RSI, x.aux);
-        a_.load(8, RDX, at(x.a));
-        a_.mov_imm(RCX, x.imm2);
-        a_.load(8, R8, at(x.b));
-        call(reinterpret_cast<void*>(&rt_store));
-        return check_fault();
+        return checked_access(x, true);
       case K::Load64_1: return access64(x, 1, false);
       case K::Load64_2: return access64(x, 2, false);
       case K::Load64_4: return access64(x, 4, false);
@@ -439,6 +428,17 @@ class BaselineCompiler {
     ok_ = false;
   }
 
+  // The soft MMU's checked path for a load or store outside 64-bit code: segment aux, offset a,
+  // size imm2 (and the value b); the loaded value in rax.
+  void checked_access(const ThreadedOp& x, bool write) {
+    a_.mov(RDI, kCpu);
+    a_.mov_imm(RSI, x.aux);
+    a_.load(8, RDX, at(x.a));
+    a_.mov_imm(RCX, x.imm2);
+    if (write) a_.load(8, R8, at(x.b));
+    call(write ? reinterpret_cast<void*>(&rt_store) : reinterpret_cast<void*>(&rt_load));
+    check_fault();
+  }
   void binary(const ThreadedOp& x, Alu op) {
     if (rax_in_ && rax_in_ == x.b && x.a != x.b && op != Alu::kSub) {  // commutative: rax op= a
       rax_in_ = nullptr;

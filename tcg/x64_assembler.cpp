@@ -13,6 +13,10 @@ void Assembler::dword(uint32_t v) {
   for (int i = 0; i < 4; ++i) byte(uint8_t(v >> (8 * i)));
 }
 
+void Assembler::immediate(unsigned bytes, int32_t imm) {
+  for (unsigned i = 0; i < bytes; ++i) byte(uint8_t(uint32_t(imm) >> (8 * i)));
+}
+
 // byte_regs: the operands are byte registers, where 4..7 mean SPL..DIL only with a REX prefix.
 void Assembler::prefixes(unsigned size, bool wide, unsigned reg, unsigned index, unsigned base, bool byte_regs) {
   if (size == 2) byte(0x66);
@@ -62,9 +66,7 @@ void Assembler::store(unsigned size, Mem m, Reg src) {
 
 void Assembler::store_imm(unsigned size, Mem m, int32_t imm) {
   emit_mem(size, size == 8, {uint8_t(size == 1 ? 0xc6 : 0xc7)}, 0, m);
-  if (size == 1) byte(uint8_t(imm));
-  else if (size == 2) { byte(uint8_t(imm)); byte(uint8_t(imm >> 8)); }
-  else dword(uint32_t(imm));
+  immediate(size == 1 ? 1 : size == 2 ? 2 : 4, imm);
 }
 
 void Assembler::mov_imm(Reg r, uint64_t imm) {
@@ -95,17 +97,13 @@ void Assembler::alu(Alu op, unsigned size, Reg dst, Reg src) {
 void Assembler::alu_imm(Alu op, unsigned size, Reg dst, int32_t imm) {
   const bool short_imm = size == 1 || fits8(imm);
   emit_reg(size, size == 8, {uint8_t(size == 1 ? 0x80 : short_imm ? 0x83 : 0x81)}, unsigned(op), dst);
-  if (short_imm) byte(uint8_t(imm));
-  else if (size == 2) { byte(uint8_t(imm)); byte(uint8_t(imm >> 8)); }
-  else dword(uint32_t(imm));
+  immediate(short_imm ? 1 : size == 2 ? 2 : 4, imm);
 }
 
 void Assembler::alu_imm(Alu op, unsigned size, Mem dst, int32_t imm) {
   const bool short_imm = size == 1 || fits8(imm);
   emit_mem(size, size == 8, {uint8_t(size == 1 ? 0x80 : short_imm ? 0x83 : 0x81)}, unsigned(op), dst);
-  if (short_imm) byte(uint8_t(imm));
-  else if (size == 2) { byte(uint8_t(imm)); byte(uint8_t(imm >> 8)); }
-  else dword(uint32_t(imm));
+  immediate(short_imm ? 1 : size == 2 ? 2 : 4, imm);
 }
 
 void Assembler::imul(Reg dst, Mem src) { emit_mem(8, true, {0x0f, 0xaf}, dst, src); }
@@ -123,9 +121,7 @@ void Assembler::test(unsigned size, Reg a, Reg b) { emit_reg(size, size == 8, {u
 
 void Assembler::test_imm(unsigned size, Reg r, int32_t imm) {
   emit_reg(size, size == 8, {uint8_t(size == 1 ? 0xf6 : 0xf7)}, 0, r);
-  if (size == 1) byte(uint8_t(imm));
-  else if (size == 2) { byte(uint8_t(imm)); byte(uint8_t(imm >> 8)); }
-  else dword(uint32_t(imm));
+  immediate(size == 1 ? 1 : size == 2 ? 2 : 4, imm);
 }
 
 void Assembler::bt_imm(Reg r, uint8_t bit) {

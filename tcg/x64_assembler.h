@@ -70,6 +70,7 @@ class Assembler {
  private:
   void byte(uint8_t b) { code_.push_back(b); }
   void dword(uint32_t v);
+  void immediate(unsigned bytes, int32_t imm);  // little-endian, 1, 2 or 4 bytes
   // [66] [REX] opcode ModRM [SIB] [disp]: reg is the ModRM reg field (a register or /digit).
   void emit_mem(unsigned size, bool wide, std::initializer_list<uint8_t> opcode, unsigned reg, const Mem& m);
   void emit_reg(unsigned size, bool wide, std::initializer_list<uint8_t> opcode, unsigned reg, unsigned rm);
