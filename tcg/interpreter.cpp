@@ -59,7 +59,10 @@ bool low_bits_use(const Op& op, Temp t, unsigned reg_size) {
   }
 }
 
-bool may_fault_or_call(Opc o) { return o == Opc::kLoad || o == Opc::kStore || o == Opc::kCall; }
+// Pure helpers (flags computations) neither fault nor look at RIP or memory.
+bool may_fault_or_call(const Op& op) {
+  return op.opc == Opc::kLoad || op.opc == Opc::kStore || (op.opc == Opc::kCall && !helper_is_pure(op.fn));
+}
 
 // Does `op` write guest register r (0..15)? Helpers may write any register.
 bool writes_reg(const Op& op, unsigned r) {
@@ -140,17 +143,34 @@ struct Compiler {
     std::vector<uint8_t> insn_flags;  // bit 0: faults/calls, bit 1: stores/calls
     for (const Op& op : ops) {
       if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
-      else if (!insn_flags.empty() && may_fault_or_call(op.opc))
+      else if (!insn_flags.empty() && may_fault_or_call(op))
         insn_flags.back() |= op.opc == Opc::kLoad ? 1 : 3;
     }
 
+    // One backward pass drops dead flags and dead values together.
     // A SetFlags that a later one overwrites before anything reads the flags (a Cond/GetCF left
-    // generic, a helper, an op that can fault, a possible SMC stop, the block's end) is dead.
+    // generic, a helper that runs, an op that can fault, a possible SMC stop, the block's end)
+    // is dead. A pure op (or flags helper) whose result nothing executed reads is dead too, such
+    // as the operands of a dead SetFlags; a dead flags helper does not read the flags, so
+    // ROL/ROR after ROL/ROR do not keep each other alive. (A fused SetReg still reads its
+    // value: the def writes r.)
     {
+      std::vector<bool> used(ir.temp_count, false);
+      auto mark = [&](Temp t) { if (t != kNoTemp) used[t] = true; };
       bool live = true;
       size_t i = insn_flags.size();
       for (size_t p = ops.size(); p-- > 0;) {
         const Op& op = ops[p];
+        if (op.opc == Opc::kInsnStart) {
+          --i;
+          if (i > 0 && (insn_flags[i - 1] & 2)) live = true;
+          continue;
+        }
+        if (drop[p] && op.opc != Opc::kSetReg) continue;
+        if (!drop[p] && op.d != kNoTemp && !used[op.d] && pure(op)) {
+          drop[p] = true;
+          continue;
+        }
         switch (op.opc) {
           case Opc::kSetFlags:
             if (!live) drop[p] = true;
@@ -162,31 +182,13 @@ struct Compiler {
           case Opc::kCall: case Opc::kLoad: case Opc::kStore:
             live = true;
             break;
-          case Opc::kInsnStart:
-            --i;
-            if (i > 0 && (insn_flags[i - 1] & 2)) live = true;
-            break;
           default: break;
         }
-      }
-    }
-
-    // Dead values: a pure op (or flags helper) whose result nothing executed reads, such as the
-    // operands of a dead SetFlags. (A fused SetReg still reads its value: the def writes r.)
-    {
-      std::vector<bool> used(ir.temp_count, false);
-      auto mark = [&](Temp t) { if (t != kNoTemp) used[t] = true; };
-      for (size_t p = ops.size(); p-- > 0;) {
-        const Op& op = ops[p];
         if (drop[p] && op.opc != Opc::kSetReg) continue;
-        if (!drop[p] && op.d != kNoTemp && !used[op.d] && pure(op)) {
-          drop[p] = true;
-          continue;
-        }
         Temp rd[3];
         unsigned n;
         reads(op, rd, n);
-        for (unsigned i = 0; i < n; ++i) mark(rd[i]);
+        for (unsigned k = 0; k < n; ++k) mark(rd[k]);
         if (flags_src[p] >= 0) {
           mark(ops[flags_src[p]].a);
           mark(ops[flags_src[p]].b);
@@ -235,7 +237,7 @@ struct Compiler {
     for (size_t p = 0; p < ops.size(); ++p) {
       const Op& op = ops[p];
       if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
-      else if (!drop[p] && !insn_flags.empty() && may_fault_or_call(op.opc))
+      else if (!drop[p] && !insn_flags.empty() && may_fault_or_call(op))
         insn_flags.back() |= (fast64(op) ? 0 : 1) | (op.opc == Opc::kLoad ? 0 : 2);
     }
 
