@@ -28,6 +28,8 @@ constexpr Reg kFrame = RBX;
 constexpr int32_t kFrameBytes = 24;
 constexpr Mem kSlowTaken{RSP, 0};
 constexpr Mem kMmioAtEntry{RSP, 8};
+// After the tier-up request, how many runs go by between looks for the optimised code.
+constexpr int32_t kTierUpRecheck = 64;
 
 // The operand size a mask stands for (mask_of in tcg/interpreter.cpp), 0 for any other mask.
 unsigned size_of_mask(uint64_t m) {
@@ -101,6 +103,10 @@ class BaselineCompiler {
         case K::Load: case K::LoadLinear: case K::Store: case K::StoreLinear:
           may_chain_ = false;  // the soft MMU's checked path every time (MMIO: the run loop looks)
           break;
+        case K::Load64_1: case K::Load64_2: case K::Load64_4: case K::Load64_8:
+        case K::Store64_1: case K::Store64_2: case K::Store64_4: case K::Store64_8:
+          has_slow_paths_ = true;  // a TLB miss takes the soft MMU's path: no chaining after it
+          break;
         default: break;
       }
     }
@@ -111,7 +117,7 @@ class BaselineCompiler {
     if (layout_.tier_up) tier_up_prologue();
     a_.mov_imm(kFrame, reinterpret_cast<uint64_t>(code_.frame.data()));
     if (may_chain_) {
-      a_.store_imm(1, kSlowTaken, 0);
+      if (has_slow_paths_) a_.store_imm(1, kSlowTaken, 0);
       if (watches_mmio_) {
         a_.load(8, RAX, cpu(layout_.mmio_count));
         a_.store(8, kMmioAtEntry, RAX);
@@ -119,26 +125,30 @@ class BaselineCompiler {
     }
   }
 
-  // Counts this run in the slot; on the tier_up_runs-th asks for optimised code; once the slot
-  // holds it, makes it the block's and goes there.
+  // Counts this run down in the slot. At zero (the tier_up_runs-th run) it asks for optimised
+  // code once; from then on it looks every kTierUpRecheck runs whether the slot holds that code,
+  // makes it the block's and goes there. Three instructions a run on the way through.
   void tier_up_prologue() {
     const auto slot = reinterpret_cast<uint64_t>(&slot_);
     a_.mov_imm(RDX, slot);
-    a_.load(4, RAX, Mem{RDX, int32_t(layout_.slot_runs)});
-    a_.alu_imm(Alu::kAdd, 4, RAX, 1);
-    a_.store(4, Mem{RDX, int32_t(layout_.slot_runs)}, RAX);
-    Label ask, back, go;
-    a_.alu_imm(Alu::kCmp, 4, RAX, int32_t(layout_.tier_up_runs));
-    a_.jcc(kE, ask);
+    a_.alu_imm(Alu::kSub, 4, Mem{RDX, int32_t(layout_.slot_countdown)}, 1);
+    Label zero, back;
+    a_.jcc(kE, zero);
     a_.bind(back);
-    a_.alu_imm(Alu::kCmp, 1, Mem{RDX, int32_t(layout_.slot_optimised)}, 0);
-    a_.jcc(kNE, go);
-    cold_.push_back([this, slot, ask, back, go]() mutable {
-      a_.bind(ask);
+    cold_.push_back([this, slot, zero, back]() mutable {
+      Label go, rearm;
+      a_.bind(zero);
+      a_.alu_imm(Alu::kCmp, 1, Mem{RDX, int32_t(layout_.slot_optimised)}, 0);
+      a_.jcc(kNE, go);
+      a_.alu_imm(Alu::kCmp, 1, Mem{RDX, int32_t(layout_.slot_asked)}, 0);
+      a_.jcc(kNE, rearm);
+      a_.store_imm(1, Mem{RDX, int32_t(layout_.slot_asked)}, 1);
       a_.mov_imm(RDI, reinterpret_cast<uint64_t>(layout_.tier_up_context));
       a_.mov_imm(RSI, reinterpret_cast<uint64_t>(&block_));
       call(reinterpret_cast<void*>(layout_.tier_up));
       a_.mov_imm(RDX, slot);
+      a_.bind(rearm);
+      a_.store_imm(4, Mem{RDX, int32_t(layout_.slot_countdown)}, kTierUpRecheck);
       a_.jmp(back);
       a_.bind(go);
       a_.load(8, RAX, Mem{RDX, int32_t(layout_.slot_entry)});
@@ -211,7 +221,7 @@ class BaselineCompiler {
       case K::ShlImm: case K::ShrImm: case K::SarImm: case K::Not: case K::Neg:
       case K::CmpEq: case K::CmpNe: case K::CmpLtu: case K::CmpLeu: case K::CmpLts: case K::CmpLes:
       case K::CcZ: case K::CcS: case K::CcSubB: case K::CcSubBE: case K::CcSubL: case K::CcSubLE:
-      case K::CcAddB: case K::CcLogicLE: case K::JmpIndirect:
+      case K::CcAddB: case K::CcLogicLE: case K::JmpIndirect: case K::Branch:
       case K::Load64_1: case K::Load64_2: case K::Load64_4: case K::Load64_8:
       case K::Store64_1: case K::Store64_2: case K::Store64_4: case K::Store64_8:
         return true;
@@ -241,6 +251,20 @@ class BaselineCompiler {
   void set_bool(Cond c) {
     a_.setcc(c, RAX);
     a_.movzx8(RAX, RAX);
+  }
+  // A 0/1 result from the host flags' condition c: left in the flags when the next op is a
+  // Branch and its only reader (no setcc, no store, no test), else 0/1 in rax and its temp.
+  void bool_result(const ThreadedOp& x, Cond c) {
+    const size_t next = index_ + 1;
+    if (next < code_.ops.size() && code_.kinds[next] == K::Branch && code_.ops[next].a == x.d) {
+      auto it = reads_.find(x.d);
+      if (it != reads_.end() && it->second == 1) {
+        branch_cc_ = c;
+        return;
+      }
+    }
+    set_bool(c);
+    def(x);
   }
   unsigned sized(uint64_t m) {
     const unsigned size = size_of_mask(m);
@@ -352,15 +376,17 @@ class BaselineCompiler {
       case K::Store64_2: return access64(x, 2, true);
       case K::Store64_4: return access64(x, 4, true);
       case K::Store64_8: return access64(x, 8, true);
-      case K::SetFlags:
-        a_.load(8, RDX, at(x.c));
-        return set_flags(x);
+      case K::SetFlags: {
+        const bool src2 = reads_src2(CcKind(uint32_t(x.imm) >> 2));
+        if (src2) a_.load(8, RDX, at(x.c));
+        return set_flags(x, src2);
+      }
       case K::SetFlagsIf: {
         Label skip;
         a_.load(8, RDX, at(x.c));
         a_.test(8, RDX, RDX);
         a_.jcc(kE, skip);
-        set_flags(x);
+        set_flags(x, true);
         return a_.bind(skip);
       }
       case K::Cond:
@@ -376,13 +402,11 @@ class BaselineCompiler {
       case K::CcZ:
         load_a(x);
         a_.test(sized(x.imm), RAX, RAX);
-        set_bool(x.aux ? kNE : kE);
-        return def(x);
+        return bool_result(x, x.aux ? kNE : kE);
       case K::CcS:
         load_a(x);
         a_.bt_imm(RAX, uint8_t(x.imm2));
-        set_bool(x.aux ? kAE : kB);
-        return def(x);
+        return bool_result(x, x.aux ? kAE : kB);
       case K::CcSubB: return sub_condition(x, x.aux ? kAE : kB);
       case K::CcSubBE: return sub_condition(x, x.aux ? kA : kBE);
       case K::CcSubL: return sub_condition(x, x.aux ? kGE : kL);
@@ -390,13 +414,11 @@ class BaselineCompiler {
       case K::CcAddB:
         load_a(x);
         a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
-        set_bool(x.aux ? kAE : kB);
-        return def(x);
+        return bool_result(x, x.aux ? kAE : kB);
       case K::CcLogicLE:  // ZF or SF of the result (TEST clears OF)
         load_a(x);
         a_.test(sized(x.imm), RAX, RAX);
-        set_bool(x.aux ? kG : kLE);
-        return def(x);
+        return bool_result(x, x.aux ? kG : kLE);
       case K::CcConst: return a_.store_imm(8, at(x.d), int32_t(x.aux));
       case K::CcBit0:
         a_.load(8, RAX, at(x.b));
@@ -404,23 +426,28 @@ class BaselineCompiler {
         if (x.aux) a_.alu_imm(Alu::kXor, 4, RAX, 1);
         return def(x);
       case K::Call: return helper_call(x);
-      case K::Jmp:
-        retire(x.count);
-        return jump_on(0, x.imm);
+      case K::Jmp: return jump_on(0, x.imm, x.count);
       case K::Branch: {
-        retire(x.count);
         Label not_taken;
-        a_.alu_imm(Alu::kCmp, 8, at(x.a), 0);
-        a_.jcc(kE, not_taken);
-        jump_on(0, x.imm);
+        if (branch_cc_) {  // the flags of the comparison just before
+          a_.jcc(negate(*branch_cc_), not_taken);
+          branch_cc_.reset();
+        } else if (rax_in_ && rax_in_ == x.a) {
+          rax_in_ = nullptr;
+          a_.test(8, RAX, RAX);
+          a_.jcc(kE, not_taken);
+        } else {
+          a_.alu_imm(Alu::kCmp, 8, at(x.a), 0);
+          a_.jcc(kE, not_taken);
+        }
+        jump_on(0, x.imm, x.count);
         a_.bind(not_taken);
-        return jump_on(1, x.imm2);
+        return jump_on(1, x.imm2, x.count);
       }
       case K::JmpIndirect:
         load_a(x);
         a_.store(8, cpu(layout_.rip), RAX);
-        retire(x.count);
-        return jump_on(2, std::nullopt);
+        return jump_on(2, std::nullopt, x.count);
       case K::Exit:
         retire(x.count);
         return a_.jmp(leave_[int(BlockEnd::kUnchained)]);
@@ -455,19 +482,21 @@ class BaselineCompiler {
     const unsigned size = sized(x.imm);
     load_a(x);
     a_.alu(Alu::kCmp, size, RAX, at(x.b));
-    set_bool(c);
-    def(x);
+    bool_result(x, c);
   }
   // SUB/CMP: cc_dst = a - b, cc_src = b; the first operand is cc_dst + cc_src.
   void sub_condition(const ThreadedOp& x, Cond c) {
     load_a(x);
     a_.alu(Alu::kAdd, 8, RAX, at(x.b));
     a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
-    set_bool(c);
-    def(x);
+    bool_result(x, c);
   }
-  void set_flags(const ThreadedOp& x) {  // src2 in rdx
-    a_.store(8, cpu(layout_.cc_src2), RDX);
+  // Only these kinds' flags depend on cc_src2 (tcg/lazy_flags.cpp); the others leave it stale.
+  static bool reads_src2(CcKind kind) {
+    return kind == kCcAdc || kind == kCcSbb || kind == kCcShl || kind == kCcShr || kind == kCcSar || kind == kCcImul;
+  }
+  void set_flags(const ThreadedOp& x, bool src2) {  // src2 in rdx
+    if (src2) a_.store(8, cpu(layout_.cc_src2), RDX);
     load_a(x);
     a_.store(8, cpu(layout_.cc_dst), RAX);
     a_.load(8, RAX, at(x.b));
@@ -546,27 +575,38 @@ class BaselineCompiler {
   }
 
   // Ends the block with a jump to `rip` (slot 0, 1: a direct jump to target; 2: indirect, RIP
-  // already stored). Goes on to the next block's compiled code when nothing has to be looked at
-  // by the run loop, the chain budget lasts and that code is found: through the block's chain
-  // link, else through the run loop's jump cache. As LLVM's quick code (tcg/jit_lowering.cpp).
-  void jump_on(unsigned slot, std::optional<uint64_t> target) {
+  // already stored), retiring `retired` instructions from the chain budget. Goes on to the next
+  // block's compiled code when nothing has to be looked at by the run loop, the budget lasts and
+  // that code is found: through the block's chain link, else through the run loop's jump cache.
+  // RIP is stored only where the run loop or the jump cache needs it, not on the linked path.
+  // As LLVM's quick code (tcg/jit_lowering.cpp).
+  void jump_on(unsigned slot, std::optional<uint64_t> target, uint32_t retired) {
     static constexpr BlockEnd kEnds[] = {BlockEnd::kChain0, BlockEnd::kChain1, BlockEnd::kIndirect};
     Label& back = leave_[int(kEnds[slot])];
-    if (target) set_rip(*target);
-    if (!may_chain_) return a_.jmp(back);
-    a_.alu_imm(Alu::kCmp, 1, kSlowTaken, 0);
-    a_.jcc(kNE, back);
+    retire(retired);
+    if (!may_chain_) {
+      if (target) set_rip(*target);
+      return a_.jmp(back);
+    }
+    Label exit;  // RIP, then back to the run loop
+    if (retired) a_.jcc(kL, exit);  // the budget went below zero
+    if (has_slow_paths_) {
+      a_.alu_imm(Alu::kCmp, 1, kSlowTaken, 0);
+      a_.jcc(kNE, exit);
+    }
     if (asks_for_loop_) {
       a_.alu_imm(Alu::kCmp, 1, cpu(layout_.loop_check), 0);
-      a_.jcc(kNE, back);
+      a_.jcc(kNE, exit);
     }
     if (watches_mmio_) {
       a_.load(8, RAX, cpu(layout_.mmio_count));
       a_.alu(Alu::kCmp, 8, RAX, kMmioAtEntry);
-      a_.jcc(kNE, back);
+      a_.jcc(kNE, exit);
     }
-    a_.alu_imm(Alu::kCmp, 4, cpu(layout_.chain_budget), 0);
-    a_.jcc(kL, back);
+    if (!retired) {
+      a_.alu_imm(Alu::kCmp, 4, cpu(layout_.chain_budget), 0);
+      a_.jcc(kL, exit);
+    }
     // A link holds when (indirect) the target's RIP matches and (another page) the TLB still
     // maps the target's page where it was translated from (SoftMmu::code_maps_to).
     const bool same_page = target && code64_ && ((*target ^ block_.linear_pc) >> 12) == 0;
@@ -590,6 +630,7 @@ class BaselineCompiler {
       a_.bind(miss);
     }
     // Else the run loop's jump cache (TcgVcpu::compiled_successor), which links it for next time.
+    if (target) set_rip(*target);
     a_.mov_imm(RDI, reinterpret_cast<uint64_t>(layout_.successor_context));
     a_.mov_imm(RSI, reinterpret_cast<uint64_t>(&block_));
     a_.mov_imm(RDX, slot);
@@ -598,6 +639,9 @@ class BaselineCompiler {
     a_.jcc(kE, back);
     a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
     a_.jmp(RAX);
+    a_.bind(exit);
+    if (target) set_rip(*target);
+    a_.jmp(back);
   }
   // The linked block in rax: is its page mapped, executable, to the physical page it came from?
   void still_mapped(Label& miss) {
@@ -628,6 +672,9 @@ class BaselineCompiler {
   bool may_chain_ = false;
   bool asks_for_loop_ = false;
   bool watches_mmio_ = false;
+  bool has_slow_paths_ = false;  // 64-bit loads/stores, whose TLB misses set kSlowTaken
+  // A condition the next op (a Branch, its only reader) takes from the host flags.
+  std::optional<Cond> branch_cc_;
   Assembler a_;
   size_t index_ = 0;                 // the op being compiled
   // The operand whose value rax holds when an op begins (the previous op's result), and

@@ -48,7 +48,11 @@ struct JitSlot {
   std::atomic<bool> optimised{false};       // entry is the optimised code: quick code goes there
   std::shared_ptr<JitCode> code;            // quick code (or the only code)
   std::shared_ptr<JitCode> optimised_code;  // after the tier-up
-  uint32_t runs = 0;                        // runs of the quick code (vCPU thread only)
+  uint32_t runs = 0;                        // runs of LLVM's quick code (vCPU thread only)
+  // Baseline code counts down instead; at zero it asks for optimised code once (asked), then
+  // looks every kTierUpRecheck runs whether that code is in (vCPU thread only).
+  uint32_t countdown = 0;
+  bool asked = false;
   // Interpreted runs while waiting to be compiled (written by the vCPU, read by the compile
   // thread to take the hottest waiting blocks first).
   std::atomic<uint32_t> waiting_runs{0};

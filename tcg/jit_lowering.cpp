@@ -57,6 +57,8 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.slot_entry = size_t(reinterpret_cast<const char*>(&slot.entry) - reinterpret_cast<const char*>(&slot));
   l.slot_optimised = size_t(reinterpret_cast<const char*>(&slot.optimised) - reinterpret_cast<const char*>(&slot));
   l.slot_runs = size_t(reinterpret_cast<const char*>(&slot.runs) - reinterpret_cast<const char*>(&slot));
+  l.slot_countdown = size_t(reinterpret_cast<const char*>(&slot.countdown) - reinterpret_cast<const char*>(&slot));
+  l.slot_asked = size_t(reinterpret_cast<const char*>(&slot.asked) - reinterpret_cast<const char*>(&slot));
   l.mmu = at(&cpu.mmu);
   l.tlb = cpu.mmu.tlb_layout();
   return l;

@@ -40,7 +40,7 @@ struct JitLayout {
   void (*tier_up)(void* context, const void* block) = nullptr;
   void* tier_up_context = nullptr;
   uint32_t tier_up_runs = 0;
-  size_t slot_entry = 0, slot_optimised = 0, slot_runs = 0;  // within a JitSlot
+  size_t slot_entry = 0, slot_optimised = 0, slot_runs = 0, slot_countdown = 0, slot_asked = 0;  // within a JitSlot
   // Compiled functions that return BlockEnd N from compiled code (quick code tail-calls them).
   JitEntry leave[kBlockEnds] = {};
   static JitLayout of(const TcgCpu& cpu);

@@ -356,6 +356,7 @@ void JitTier::request(Block& block) {
   Job job{block.ir, block.key.mode, block.linear_pc, &block, std::make_shared<JitSlot>()};
   block.jit_slot = job.slot;
   if (baseline_ && block.code.cpu) {
+    job.slot->countdown = engine_->layout.tier_up_runs;
     // Quick code from the baseline compiler, here and now: microseconds, not a wait in the queue.
     const auto start = std::chrono::steady_clock::now();
     BaselineResult r = compile_baseline(arena_, block, *block.code.cpu, engine_->layout, *job.slot);
