@@ -377,7 +377,7 @@ class BaselineCompiler {
       case K::Store64_4: return access64(x, 4, true);
       case K::Store64_8: return access64(x, 8, true);
       case K::SetFlags: {
-        const bool src2 = reads_src2(CcKind(uint32_t(x.imm) >> 2));
+        const bool src2 = cc_reads_src2(CcKind(uint32_t(x.imm) >> 2));
         if (src2) a_.load(8, RDX, at(x.c));
         return set_flags(x, src2);
       }
@@ -490,10 +490,6 @@ class BaselineCompiler {
     a_.alu(Alu::kAdd, 8, RAX, at(x.b));
     a_.alu(Alu::kCmp, sized(x.imm), RAX, at(x.b));
     bool_result(x, c);
-  }
-  // Only these kinds' flags depend on cc_src2 (tcg/lazy_flags.cpp); the others leave it stale.
-  static bool reads_src2(CcKind kind) {
-    return kind == kCcAdc || kind == kCcSbb || kind == kCcShl || kind == kCcShr || kind == kCcSar || kind == kCcImul;
   }
   void set_flags(const ThreadedOp& x, bool src2) {  // src2 in rdx
     if (src2) a_.store(8, cpu(layout_.cc_src2), RDX);

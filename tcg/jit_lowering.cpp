@@ -533,7 +533,7 @@ class Lowering : JitEmitter {
     store_cpu(b_.getInt32(f.op), layout_.cc_op);
     store_cpu(f.dst, layout_.cc_dst);
     store_cpu(f.src, layout_.cc_src);
-    if (f.src2) store_cpu(f.src2, layout_.cc_src2);
+    if (f.src2 && cc_reads_src2(CcKind(f.op >> 2))) store_cpu(f.src2, layout_.cc_src2);
   }
 
   // A condition of flags the run loop's LazyFlags computes (call, after storing pending flags).

@@ -21,6 +21,12 @@ constexpr uint32_t cc_op(CcKind kind, unsigned size) {
   return uint32_t(kind) * 4 + (size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3);
 }
 
+// Only these kinds' flags depend on cc_src2; the others may leave it stale (compiled code does
+// not store it for them).
+constexpr bool cc_reads_src2(CcKind kind) {
+  return kind == kCcAdc || kind == kCcSbb || kind == kCcShl || kind == kCcShr || kind == kCcSar || kind == kCcImul;
+}
+
 constexpr uint64_t kArithFlags = 0x8d5;  // CF PF AF ZF SF OF
 
 struct LazyFlags {
