@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tcg/block_cache.h"
 #include "tcg/helpers.h"
 #include "tcg/jit_runtime.h"
 #include "tcg/x64_assembler.h"
@@ -625,6 +626,7 @@ class BaselineCompiler {
       a_.jmp(RCX);
       a_.bind(miss);
     }
+    if (slot == 2 && code64_ && layout_.jump_cache) jump_cache_probe();
     // Else the run loop's jump cache (TcgVcpu::compiled_successor), which links it for next time.
     if (target) set_rip(*target);
     a_.mov_imm(RDI, reinterpret_cast<uint64_t>(layout_.successor_context));
@@ -638,6 +640,36 @@ class BaselineCompiler {
     a_.bind(exit);
     if (target) set_rip(*target);
     a_.jmp(back);
+  }
+  // 64-bit code, an indirect jump whose two links missed (a RET from a function called from many
+  // places): the jump cache entry for RIP, checked as BlockCache::find_fast checks it, without
+  // a call and without relinking. Falls through on a miss.
+  void jump_cache_probe() {
+    Label miss;
+    a_.load(8, RCX, cpu(layout_.rip));
+    a_.mov(RAX, RCX);
+    a_.shift(Shift::kShr, RAX, 12);
+    a_.alu(Alu::kXor, 8, RAX, RCX);
+    a_.alu_imm(Alu::kAnd, 4, RAX, int32_t(BlockCache::kJumpCacheSize - 1));
+    a_.mov_imm(RDX, reinterpret_cast<uint64_t>(layout_.jump_cache));
+    a_.load(8, RAX, Mem{RDX, 0, RAX, 8});
+    a_.test(8, RAX, RAX);
+    a_.jcc(kE, miss);
+    a_.alu(Alu::kCmp, 8, RCX, Mem{RAX, int32_t(layout_.block_rip)});
+    a_.jcc(kNE, miss);
+    a_.alu(Alu::kCmp, 8, RCX, Mem{RAX, int32_t(layout_.block_linear_pc)});  // 64-bit: linear = RIP
+    a_.jcc(kNE, miss);
+    a_.alu_imm(Alu::kCmp, 4, Mem{RAX, int32_t(layout_.block_mode)}, int32_t(block_.key.mode));
+    a_.jcc(kNE, miss);
+    a_.alu_imm(Alu::kCmp, 8, Mem{RAX, int32_t(layout_.block_cs_base)}, 0);
+    a_.jcc(kNE, miss);
+    still_mapped(miss);
+    a_.load(8, RCX, Mem{RAX, int32_t(layout_.block_jit)});
+    a_.test(8, RCX, RCX);
+    a_.jcc(kE, miss);
+    a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
+    a_.jmp(RCX);
+    a_.bind(miss);
   }
   // The linked block in rax: is its page mapped, executable, to the physical page it came from?
   void still_mapped(Label& miss) {

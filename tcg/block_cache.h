@@ -43,6 +43,10 @@ class BlockCache final : public CodeWriteObserver {
     return b;
   }
   void flush_jump_cache() { jump_cache_.fill(nullptr); }
+  // For compiled code's own jump cache probe (JitLayout::jump_cache): the table and its index.
+  Block* const* jump_cache() const { return jump_cache_.data(); }
+  static size_t jump_index(uint64_t pc) { return (pc ^ (pc >> 12)) & (kJumpCacheSize - 1); }
+  static constexpr size_t kJumpCacheSize = 32768;
   void invalidate_all();
   // Frees invalidated blocks (only when no block is executing); true if any were freed.
   bool collect_garbage();
@@ -65,10 +69,8 @@ class BlockCache final : public CodeWriteObserver {
   void code_written(uint64_t phys_addr, unsigned size) override;
 
  private:
-  static size_t jump_index(uint64_t pc) { return (pc ^ (pc >> 12)) & (kJumpCacheSize - 1); }
   void invalidate(Block* b);
 
-  static constexpr size_t kJumpCacheSize = 32768;
   SoftMmu& mmu_;
   bool& stop_;
   const Block* running_ = nullptr;

@@ -11,6 +11,7 @@
 
 #include "cpu/cpu_state.h"
 #include "tcg/block.h"
+#include "tcg/block_cache.h"
 #include "tcg/helpers.h"
 #include "tcg/helpers_sse.h"
 #include "tcg/helpers_x87.h"
@@ -53,6 +54,8 @@ JitLayout JitLayout::of(const TcgCpu& cpu) {
   l.block_rip = in_block(&sample.key.rip);
   l.block_phys_pc = in_block(&sample.key.phys_pc);
   l.block_linear_pc = in_block(&sample.linear_pc);
+  l.block_cs_base = in_block(&sample.key.cs_base);
+  l.block_mode = in_block(&sample.key.mode);
   static const JitSlot slot;
   l.slot_entry = size_t(reinterpret_cast<const char*>(&slot.entry) - reinterpret_cast<const char*>(&slot));
   l.slot_optimised = size_t(reinterpret_cast<const char*>(&slot.optimised) - reinterpret_cast<const char*>(&slot));
@@ -389,6 +392,7 @@ class Lowering : JitEmitter {
       emit_tail_call(entry);  // the hot way on: its own jump, which predicts one target
       b_.SetInsertPoint(miss);
     }
+    if (slot == 2 && code64_ && layout_.jump_cache) jump_cache_probe(rip);
 
     // Else the run loop's jump cache, which also links the block for next time.
     store_cpu(rip, layout_.rip);
@@ -402,6 +406,29 @@ class Lowering : JitEmitter {
     b_.SetInsertPoint(back);
     store_cpu(rip, layout_.rip);
     leave(done);
+  }
+  // 64-bit code, an indirect jump whose two links missed (a RET from a function called from many
+  // places): the jump cache entry for RIP, checked as BlockCache::find_fast checks it, without
+  // a call and without relinking. Goes on at a new insertion point on a miss.
+  void jump_cache_probe(llvm::Value* rip) {
+    llvm::Value* index = b_.CreateAnd(b_.CreateXor(rip, b_.CreateLShr(rip, 12)), BlockCache::kJumpCacheSize - 1);
+    llvm::Value* table = address_of(const_cast<void*>(layout_.jump_cache));
+    llvm::Value* next = b_.CreateLoad(ptr_, b_.CreateInBoundsGEP(ptr_, table, index));
+    llvm::BasicBlock* check = new_block("cached");
+    llvm::BasicBlock* miss = new_block("not.cached");
+    branch_unlikely(b_.CreateIsNull(next), miss, check);
+    b_.SetInsertPoint(check);
+    llvm::Value* ok = b_.CreateAnd(b_.CreateICmpEQ(rip, load_at(i64_, next, layout_.block_rip)),
+                                   b_.CreateICmpEQ(rip, load_at(i64_, next, layout_.block_linear_pc)));  // 64-bit: linear = RIP
+    ok = b_.CreateAnd(ok, b_.CreateICmpEQ(load_at(i32_, next, layout_.block_mode), b_.getInt32(target_.mode)));
+    ok = b_.CreateAnd(ok, b_.CreateICmpEQ(load_at(i64_, next, layout_.block_cs_base), b_.getInt64(0)));
+    ok = b_.CreateAnd(ok, still_mapped(next));
+    llvm::Value* entry = load_at(ptr_, next, layout_.block_jit);
+    llvm::BasicBlock* compiled = new_block("cached.compiled");
+    branch_likely(b_.CreateAnd(ok, b_.CreateIsNotNull(entry)), compiled, miss);
+    b_.SetInsertPoint(compiled);
+    emit_tail_call(entry);
+    b_.SetInsertPoint(miss);
   }
   // Back to the run loop, which learns here which block ended the chain (after a fault,
   // JitTier::execute names the block it entered).

@@ -352,6 +352,8 @@ JitTier::~JitTier() {
   }
 }
 
+void JitTier::set_jump_cache(const void* table) { engine_->layout.jump_cache = table; }
+
 void JitTier::request(Block& block) {
   Job job{block.ir, block.key.mode, block.linear_pc, &block, std::make_shared<JitSlot>()};
   block.jit_slot = job.slot;

@@ -53,6 +53,8 @@ class JitTier {
   //   JANUS_LLVM_ARGS=...    LLVM's own options, e.g. -time-passes (reported at exit)
   // `successor(context, from, slot)`: the compiled code a jump from block `from` goes on to.
   static std::unique_ptr<JitTier> create(const TcgCpu& cpu, JitEntry (*successor)(void*, const void*, uint32_t), void* context);
+  // The vCPU's jump cache, for compiled code to probe (before any block is compiled).
+  void set_jump_cache(const void* table);
   ~JitTier();
 
   // Counts an interpreted run of the block; queues it for compilation when it turns hot.

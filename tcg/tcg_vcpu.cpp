@@ -15,6 +15,7 @@ namespace janus::tcg {
 TcgVcpu::TcgVcpu(unsigned index, VcpuContext context)
     : index_(index), cpu_(context), jit_(JitTier::create(cpu_, &TcgVcpu::compiled_successor, this)), cache_(cpu_.mmu, cpu_.stop_block), translator_(cpu_) {
   cpu_.mmu.set_code_observer(&cache_);
+  if (jit_) jit_->set_jump_cache(cache_.jump_cache());
   cpu_.s = reset_cpu_state();
   cpu_.set_rflags(cpu_.s.rflags);
   if (const char* p = std::getenv("JANUS_TCG_PROFILE"); p && std::atoi(p) > 0) {

@@ -583,6 +583,40 @@ TEST(TcgThreaded, CompiledLinkFollowsRemappedPage) {
   EXPECT_EQ(retired[1], retired[0]) << "compiled code must count every instruction it retires";
 }
 
+// A RET with more targets than a block has links (a function called from three places): the
+// third target comes from the jump cache, which compiled code probes itself. Every return must
+// land where its call came from, and every instruction must be counted.
+TEST(TcgThreaded, CompiledReturnToManyCallSites) {
+  const Bytes code = {
+      0xb9, 0xb8, 0x0b, 0x00, 0x00,  // mov ecx, 3000
+      0xb8, 0x01, 0x00, 0x00, 0x00,  // loop: mov eax, 1
+      0xe8, 0x19, 0x00, 0x00, 0x00,  // call f
+      0xb8, 0x02, 0x00, 0x00, 0x00,  // mov eax, 2
+      0xe8, 0x0f, 0x00, 0x00, 0x00,  // call f
+      0xb8, 0x04, 0x00, 0x00, 0x00,  // mov eax, 4
+      0xe8, 0x05, 0x00, 0x00, 0x00,  // call f
+      0xff, 0xc9,                    // dec ecx
+      0x75, 0xde,                    // jnz loop
+      0xf4,                          // hlt
+      0x01, 0xc3,                    // f: add ebx, eax
+      0xc3,                          // ret
+  };
+  uint64_t retired[2] = {};
+  for (bool compiled : {false, true}) {
+    std::unique_ptr<Machine> owner = machine(Case{code, Bytes(16), std::vector<uint64_t>(16, 0)}, compiled);
+    Machine& m = *owner;
+    for (int i = 0; i < 100000; ++i)
+      if (m.vcpu->run(kNever).reason == VcpuExit::Reason::kHalted) break;
+    const CpuState s = m.vcpu->get_state();
+    EXPECT_EQ(s.rip, kCode + 0x28);
+    EXPECT_EQ(s.gpr[RBX], 3000u * 7) << (compiled ? "compiled" : "interpreted");
+    if (compiled) EXPECT_GT(TcgAccelerator::stats_of(*m.vcpu)->compiled_instructions, 2000u * 14) << "the loop must have run compiled";
+    retired[compiled] = TcgAccelerator::stats_of(*m.vcpu)->instructions;
+  }
+  EXPECT_EQ(retired[0], 1u + 3000u * 14 + 1);
+  EXPECT_EQ(retired[1], retired[0]) << "compiled code must count every instruction it retires";
+}
+
 // Flags helpers whose flags nothing reads are not called: a ROL whose flags the next ROL
 // overwrites unread, itself overwritten by an ADD, needs neither helper (ChaCha20 and BLAKE2s in
 // the kernel's boot are made of such runs). A load in between can fault, and the exception must
