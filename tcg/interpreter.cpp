@@ -94,13 +94,30 @@ bool known_condition(const Op& sf, unsigned cc, H& h) {
   }
 }
 
+// The work vectors of one build, kept from block to block: a block costs no allocations
+// besides its own threaded code (each vCPU thread builds tens of thousands of blocks a boot).
+struct BuildScratch {
+  std::vector<uint64_t*> where;
+  std::vector<int> flags_src, def;
+  std::vector<bool> drop, used, const_temps;
+  std::vector<uint8_t> insn_flags;
+  std::vector<uint64_t> disp;
+  std::vector<unsigned> uses;
+  std::vector<Temp> base_of;
+};
+BuildScratch& build_scratch() {
+  thread_local BuildScratch scratch;
+  return scratch;
+}
+
 struct Compiler {
   const IrBlock& ir;
   ThreadedCode& code;
   TcgCpu& cpu;
   bool code64, user;
-  std::vector<uint64_t*> where;  // operand location of each temp
-  std::vector<int> flags_src;    // Cond/GetCF: the SetFlags in this block they read, else -1
+  BuildScratch& scratch = build_scratch();
+  std::vector<uint64_t*>& where = scratch.where;  // operand location of each temp
+  std::vector<int>& flags_src = scratch.flags_src;  // Cond/GetCF: the SetFlags in this block they read, else -1
 
   const uint64_t* at(Temp t) const { return t == kNoTemp ? &code.frame.back() : where[t]; }
 
@@ -111,7 +128,10 @@ struct Compiler {
     code.frame.assign(ir.temp_count + 1, 0);
     where.resize(ir.temp_count);
     for (unsigned t = 0; t < ir.temp_count; ++t) where[t] = &code.frame[t];
-    std::vector<bool> drop(ops.size(), false);
+    std::vector<bool>& drop = scratch.drop;
+    drop.assign(ops.size(), false);
+    base_of_.assign(ops.size(), kNoTemp);
+    const_temps_.clear();
 
     // Which SetFlags each Cond/GetCF reads (helpers and SetFlagsIf make the flags unknown).
     flags_src.assign(ops.size(), -1);
@@ -140,7 +160,8 @@ struct Compiler {
 
     // Instruction boundaries: RIP is stored only for instructions that can fault or call a
     // helper, the SMC stop check only after an instruction that stored or called.
-    std::vector<uint8_t> insn_flags;  // bit 0: faults/calls, bit 1: stores/calls
+    std::vector<uint8_t>& insn_flags = scratch.insn_flags;  // bit 0: faults/calls, bit 1: stores/calls
+    insn_flags.clear();
     for (const Op& op : ops) {
       if (op.opc == Opc::kInsnStart) insn_flags.push_back(0);
       else if (!insn_flags.empty() && may_fault_or_call(op))
@@ -155,7 +176,8 @@ struct Compiler {
     // ROL/ROR after ROL/ROR do not keep each other alive. (A fused SetReg still reads its
     // value: the def writes r.)
     {
-      std::vector<bool> used(ir.temp_count, false);
+      std::vector<bool>& used = scratch.used;
+      used.assign(ir.temp_count, false);
       auto mark = [&](Temp t) { if (t != kNoTemp) used[t] = true; };
       bool live = true;
       size_t i = insn_flags.size();
@@ -198,10 +220,13 @@ struct Compiler {
 
     // 64-bit code: `a = base + constant` right before the load/store that is a's only reader
     // becomes the access's displacement.
-    std::vector<uint64_t> disp(ops.size(), 0);
+    std::vector<uint64_t>& disp = scratch.disp;
+    disp.assign(ops.size(), 0);
     {
-      std::vector<unsigned> uses(ir.temp_count, 0);
-      std::vector<int> def(ir.temp_count, -1);
+      std::vector<unsigned>& uses = scratch.uses;
+      uses.assign(ir.temp_count, 0);
+      std::vector<int>& def = scratch.def;
+      def.assign(ir.temp_count, -1);
       for (size_t p = 0; p < ops.size(); ++p) {
         const Op& op = ops[p];
         if (drop[p] && op.opc != Opc::kSetReg) continue;
@@ -245,6 +270,7 @@ struct Compiler {
     uint64_t insn_rip = 0;
     const uint32_t total = uint32_t(insn_flags.size());
     code.ops.reserve(ops.size());
+    code.kinds.reserve(ops.size());
     for (size_t p = 0; p < ops.size(); ++p) {
       if (drop[p]) continue;
       const Op& op = ops[p];
@@ -337,7 +363,7 @@ struct Compiler {
             x.count = insn - 1;
             x.imm2 = disp[p];
             x.aux = op.seg | (user ? 0x100u : 0u);
-            if (base_of_.count(p)) x.a = at(base_of_[p]);
+            if (base_of_[p] != kNoTemp) x.a = at(base_of_[p]);
             static constexpr H kLoads[] = {H::Load64_1, H::Load64_2, H::Load64_4, H::Load64_8};
             static constexpr H kStores[] = {H::Store64_1, H::Store64_2, H::Store64_4, H::Store64_8};
             unsigned l = op.size == 1 ? 0 : op.size == 2 ? 1 : op.size == 4 ? 2 : 3;
@@ -406,7 +432,7 @@ struct Compiler {
     }
   }
 
-  std::unordered_map<size_t, Temp> base_of_;  // load/store -> the base temp of a folded address
+  std::vector<Temp>& base_of_ = scratch.base_of;  // load/store -> the base temp of a folded address
   bool fast64(const Op& op) const {
     return code64 && (op.opc == Opc::kLoad || op.opc == Opc::kStore) && op.seg != 0xff &&
            (op.size == 1 || op.size == 2 || op.size == 4 || op.size == 8);
@@ -414,7 +440,7 @@ struct Compiler {
 
   static bool is_terminator(Opc o) { return o == Opc::kJmp || o == Opc::kBranch || o == Opc::kJmpIndirect || o == Opc::kExit; }
 
-  std::vector<bool> const_temps_;
+  std::vector<bool>& const_temps_ = scratch.const_temps;
   bool ir_is_const(Temp t) {
     if (t == kNoTemp) return false;
     if (const_temps_.empty()) {
@@ -455,7 +481,8 @@ struct Compiler {
   // and every later read of t comes before anything may write r again: t then lives in r.
   void fuse_register_writes(std::vector<bool>& drop) {
     const std::vector<Op>& ops = ir.ops;
-    std::vector<int> def(ir.temp_count, -1);
+    std::vector<int>& def = scratch.def;
+    def.assign(ir.temp_count, -1);
     for (size_t p = 0; p < ops.size(); ++p)
       if (!drop[p] && ops[p].d != kNoTemp && ops[p].opc != Opc::kCall) def[ops[p].d] = int(p);
     for (size_t q = 0; q < ops.size(); ++q) {
@@ -546,7 +573,7 @@ BlockEnd Interpreter::execute(TcgCpu& cpu, const Block& block) {
   };
   ThreadedCode& code = const_cast<Block&>(block).code;
   if (code.cpu != &cpu) {
-    Compiler c{block.ir, code, cpu, (block.key.mode & 3) == uint32_t(CodeSize::k64), block.key.user(), {}, {}, {}};
+    Compiler c{block.ir, code, cpu, (block.key.mode & 3) == uint32_t(CodeSize::k64), block.key.user()};
     c.build(labels);
   }
   CpuState& s = cpu.s;

@@ -49,6 +49,7 @@ std::unique_ptr<Block> Translator::translate(const BlockKey& key, uint64_t linea
   block->key = key;
   block->linear_pc = linear_pc;
   block->pages = {key.phys_pc & ~0xfffull, key.phys_pc & ~0xfffull};
+  block->ir.ops.reserve(32);  // most blocks need more: spares a few reallocations each
   IrBuilder b(block->ir);
   const bool user = mode.cpl == 3;
   const bool limit_checked = mode.code != CodeSize::k64;
