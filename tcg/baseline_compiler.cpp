@@ -619,12 +619,7 @@ class BaselineCompiler {
         a_.jcc(kNE, miss);
       }
       if (!same_page) still_mapped(miss);
-      a_.load(8, RCX, Mem{RAX, int32_t(layout_.block_jit)});
-      a_.test(8, RCX, RCX);
-      a_.jcc(kE, miss);
-      a_.alu_imm(Alu::kAdd, 8, RSP, kFrameBytes);
-      a_.jmp(RCX);
-      a_.bind(miss);
+      enter_compiled(miss);
     }
     if (slot == 2 && code64_ && layout_.jump_cache) jump_cache_probe();
     // Else the run loop's jump cache (TcgVcpu::compiled_successor), which links it for next time.
@@ -664,6 +659,10 @@ class BaselineCompiler {
     a_.alu_imm(Alu::kCmp, 8, Mem{RAX, int32_t(layout_.block_cs_base)}, 0);
     a_.jcc(kNE, miss);
     still_mapped(miss);
+    enter_compiled(miss);
+  }
+  // The block in rax: jump to its compiled code if it has any, else bind `miss` here.
+  void enter_compiled(Label& miss) {
     a_.load(8, RCX, Mem{RAX, int32_t(layout_.block_jit)});
     a_.test(8, RCX, RCX);
     a_.jcc(kE, miss);
