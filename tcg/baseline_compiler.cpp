@@ -210,7 +210,10 @@ class BaselineCompiler {
     const ThreadedOp& n = code_.ops[next];
     const K k = code_.kinds[next];
     if (!(loads_a_first(k) && n.a == x.d) && !(commutative(k) && n.b == x.d && n.a != x.d)) return false;
-    auto it = reads_.find(x.d);
+    return read_once(x.d);
+  }
+  bool read_once(const uint64_t* slot) const {
+    auto it = reads_.find(slot);
     return it != reads_.end() && it->second == 1;
   }
   static bool commutative(K k) { return k == K::Add || k == K::And || k == K::Or || k == K::Xor || k == K::Mul; }
@@ -257,12 +260,9 @@ class BaselineCompiler {
   // Branch and its only reader (no setcc, no store, no test), else 0/1 in rax and its temp.
   void bool_result(const ThreadedOp& x, Cond c) {
     const size_t next = index_ + 1;
-    if (next < code_.ops.size() && code_.kinds[next] == K::Branch && code_.ops[next].a == x.d) {
-      auto it = reads_.find(x.d);
-      if (it != reads_.end() && it->second == 1) {
-        branch_cc_ = c;
-        return;
-      }
+    if (next < code_.ops.size() && code_.kinds[next] == K::Branch && code_.ops[next].a == x.d && read_once(x.d)) {
+      branch_cc_ = c;
+      return;
     }
     set_bool(c);
     def(x);

@@ -31,8 +31,8 @@ struct JitLayout {
   size_t block_chain, block_jit;  // within a Block: chain[0] and jit
   size_t block_rip, block_phys_pc, block_linear_pc;  // within a Block: what a link is checked by
   size_t block_cs_base, block_mode;                  //   and a jump cache entry too
-  // The vCPU's jump cache (BlockCache::jump_cache), which baseline code probes itself for the
-  // target of an indirect jump its links miss; null: it calls successor instead.
+  // The vCPU's jump cache (BlockCache::jump_cache), which compiled code (baseline and LLVM)
+  // probes itself for the target of an indirect jump its links miss; null: it calls successor.
   const void* jump_cache = nullptr;
   size_t mmu;  // the SoftMmu; its TLB is at mmu + tlb.table[user]
   SoftMmu::TlbLayout tlb;

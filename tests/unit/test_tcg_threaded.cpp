@@ -469,39 +469,35 @@ Case make_case(uint32_t seed) {
   return c;
 }
 
+// Random programs 1..seeds run in `mode` and one instruction per block must end alike.
+void expect_agrees_with_single_steps(Mode mode, uint32_t seeds) {
+  for (uint32_t seed = 1; seed <= seeds; ++seed) {
+    Case c = make_case(seed);
+    expect_same(c.code, run(c, mode), run(c, Mode::kSingle), seed);
+  }
+}
+
 }  // namespace
 
 TEST(TcgThreaded, WholeBlocksAgreeWithSingleInstructions) {
-  for (uint32_t seed = 1; seed <= 400; ++seed) {
-    Case c = make_case(seed);
-    expect_same(c.code, run(c, Mode::kWhole), run(c, Mode::kSingle), seed);
-  }
+  expect_agrees_with_single_steps(Mode::kWhole, 400);
 }
 
 // The LLVM tier lowers the same IR with its own rewrites (inline conditions and rotate flags,
 // inline TLB, chaining): compiled blocks must agree with single-stepped interpretation.
 TEST(TcgThreaded, CompiledBlocksAgreeWithSingleInstructions) {
-  for (uint32_t seed = 1; seed <= 300; ++seed) {
-    Case c = make_case(seed);
-    expect_same(c.code, run(c, Mode::kCompiled), run(c, Mode::kSingle), seed);
-  }
+  expect_agrees_with_single_steps(Mode::kCompiled, 300);
 }
 
 // LLVM's own quick code (JANUS_JIT_BASELINE=0) before the optimised code.
 TEST(TcgThreaded, LlvmQuickBlocksAgreeWithSingleInstructions) {
-  for (uint32_t seed = 1; seed <= 150; ++seed) {
-    Case c = make_case(seed);
-    expect_same(c.code, run(c, Mode::kLlvmQuick), run(c, Mode::kSingle), seed);
-  }
+  expect_agrees_with_single_steps(Mode::kLlvmQuick, 150);
 }
 
 // The baseline compiler turns the threaded code into machine code op by op (inline TLB,
 // conditions from the block's flags, chaining): its code alone must agree too.
 TEST(TcgThreaded, BaselineBlocksAgreeWithSingleInstructions) {
-  for (uint32_t seed = 1; seed <= 600; ++seed) {
-    Case c = make_case(seed);
-    expect_same(c.code, run(c, Mode::kBaseline), run(c, Mode::kSingle), seed);
-  }
+  expect_agrees_with_single_steps(Mode::kBaseline, 600);
 }
 
 // Self-modifying code in a hot loop: after 2900 iterations the loop rewrites the immediate of
